@@ -1,0 +1,1 @@
+"""All conformance checks; importing this package registers every one of them."""

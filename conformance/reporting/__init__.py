@@ -1,0 +1,1 @@
+"""Report writers: pure functions from a run's results to text."""

@@ -1,0 +1,1 @@
+"""The tokenconform contract: OpenAPI document, requirements catalogue and schemas."""
