@@ -1,0 +1,614 @@
+"""The suite's HTTP client: devices with their own cookie jars, speaking a profile's API.
+
+requests will not send a ``Secure`` cookie over plain http, and it joins several ``Set-Cookie``
+headers with ", " although ``Expires`` contains a comma (see STYLE.md). So each Device keeps its
+own jar, parses every raw ``Set-Cookie`` itself and writes the ``Cookie`` header itself.
+A presentation is explicit: a token sent as a Bearer header is never also sent as a cookie,
+so a forged header can never pass on the strength of a valid cookie (and the reverse).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
+
+import requests
+
+from .errors import TargetError, TargetUnreachable
+
+if TYPE_CHECKING:
+    from .context import CheckContext
+    from .profile import Profile
+
+
+# ---------------------------------------------------------------- cookies
+
+
+@dataclass(frozen=True)
+class SetCookie:
+    """One raw Set-Cookie header, parsed (RFC 6265bis §5.7, leniently)."""
+
+    name: str
+    value: str
+    #: attribute names lower-cased -> value ("" for flags such as HttpOnly); the last one wins
+    attributes: dict[str, str]
+    #: attribute names lower-cased, in order, duplicates kept (CKE-08 looks for repeats)
+    attribute_names: tuple[str, ...]
+    raw: str
+
+    @property
+    def secure(self) -> bool:
+        return "secure" in self.attributes
+
+    @property
+    def httponly(self) -> bool:
+        return "httponly" in self.attributes
+
+    @property
+    def samesite(self) -> str | None:
+        return self.attributes.get("samesite")
+
+    @property
+    def path(self) -> str | None:
+        return self.attributes.get("path")
+
+    @property
+    def domain(self) -> str | None:
+        return self.attributes.get("domain")
+
+    @property
+    def max_age(self) -> int | None:
+        raw = self.attributes.get("max-age")
+        if raw is None:
+            return None
+        try:
+            return int(raw)
+        except ValueError:
+            return None
+
+    @property
+    def expires(self) -> float | None:
+        """Expires as an epoch timestamp, or None when absent or unparseable."""
+        raw = self.attributes.get("expires")
+        if not raw:
+            return None
+        try:
+            return parsedate_to_datetime(raw).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+
+    def lifetime(self, date: float) -> float | None:
+        """Seconds the cookie lives from ``date``: Max-Age wins over Expires (RFC 6265bis §5.6.2)."""
+        if self.max_age is not None:
+            return float(self.max_age)
+        expires = self.expires
+        return None if expires is None else expires - date
+
+    def deletes(self, date: float) -> bool:
+        """True when this Set-Cookie removes the cookie (Max-Age <= 0 or Expires in the past)."""
+        lifetime = self.lifetime(date)
+        return lifetime is not None and lifetime <= 0
+
+
+def parse_set_cookie(raw: str) -> SetCookie:
+    name_value, *attribute_parts = raw.split(";")
+    name, _, value = name_value.partition("=")
+    attributes: dict[str, str] = {}
+    names: list[str] = []
+    for part in attribute_parts:
+        key, _, attr_value = part.partition("=")
+        key = key.strip().lower()
+        if not key:
+            continue
+        names.append(key)
+        attributes[key] = attr_value.strip()
+    return SetCookie(
+        name=name.strip(),
+        value=value.strip().strip('"'),
+        attributes=attributes,
+        attribute_names=tuple(names),
+        raw=raw,
+    )
+
+
+# ---------------------------------------------------------------- tokens and evidence
+
+
+def shorten(token: str, keep: int = 12) -> str:
+    """Tokens in evidence are shortened so reports show which token, not the token."""
+    return token if len(token) <= 2 * keep + 3 else f"{token[:keep]}…{token[-6:]}"
+
+
+def decode_segment(segment: str) -> Any:
+    padded = segment + "=" * (-len(segment) % 4)
+    return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+
+
+def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(header, payload) of a compact JWT, without verification; None when it is not one."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        header = decode_segment(parts[0])
+        payload = decode_segment(parts[1])
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        return None
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        return None
+    return header, payload
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and its response, kept as evidence."""
+
+    method: str
+    url: str
+    #: how the request presented its credentials, e.g. "Bearer <eyJhbGci…>" / "cookie refreshToken"
+    presented: str
+    request_body: str
+    status: int
+    headers: Mapping[str, str]
+    set_cookies: tuple[SetCookie, ...]
+    body: bytes
+    #: local clock when the request was sent and when the response arrived
+    sent_at: float
+    received_at: float
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def cookie(self, name: str) -> SetCookie | None:
+        """The last Set-Cookie for ``name`` in this response."""
+        found = None
+        for cookie in self.set_cookies:
+            if cookie.name == name:
+                found = cookie
+        return found
+
+    @property
+    def server_date(self) -> float | None:
+        raw = self.header("date")
+        if not raw:
+            return None
+        try:
+            return parsedate_to_datetime(raw).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+
+    def describe(self, body_chars: int = 200) -> str:
+        """A one-paragraph account of the exchange with tokens shortened."""
+        body = _shorten_tokens(self.text[:body_chars])
+        interesting = [
+            f"{name}: {_shorten_tokens(value)}"
+            for name, value in self.headers.items()
+            if name in ("www-authenticate", "cache-control", "content-type", "location", "retry-after")
+        ]
+        cookies = [_shorten_tokens(c.raw) for c in self.set_cookies]
+        lines = [f"{self.method} {self.url} [{self.presented or 'no credentials'}] -> {self.status}"]
+        if self.request_body:
+            lines.append(f"  request body: {_shorten_tokens(self.request_body[:body_chars])}")
+        lines.extend(f"  {h}" for h in interesting)
+        lines.extend(f"  set-cookie: {c}" for c in cookies)
+        if body:
+            lines.append(f"  body: {body}")
+        return "\n".join(lines)
+
+
+def _shorten_tokens(text: str) -> str:
+    import re
+
+    return re.sub(r"[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*", lambda m: shorten(m.group(0)), text)
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """The tokens one login or refresh response delivered, wherever the profile says they are."""
+
+    access_token: str
+    refresh_token: str
+    exchange: Exchange
+    #: where each token was found: subsets of {"body", "cookie"}
+    access_sources: frozenset[str] = frozenset()
+    refresh_sources: frozenset[str] = frozenset()
+
+    @property
+    def access_claims(self) -> dict[str, Any] | None:
+        decoded = decode_unverified(self.access_token)
+        return None if decoded is None else decoded[1]
+
+    @property
+    def refresh_claims(self) -> dict[str, Any] | None:
+        decoded = decode_unverified(self.refresh_token)
+        return None if decoded is None else decoded[1]
+
+    @property
+    def access_header(self) -> dict[str, Any] | None:
+        decoded = decode_unverified(self.access_token)
+        return None if decoded is None else decoded[0]
+
+    @property
+    def refresh_header(self) -> dict[str, Any] | None:
+        decoded = decode_unverified(self.refresh_token)
+        return None if decoded is None else decoded[0]
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    email: str
+    password: str
+
+    def login_name(self, identifier: str) -> str:
+        return self.email if identifier == "email" else self.username
+
+
+def _json_path(document: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(document, dict) or part not in document:
+            return None
+        document = document[part]
+    return document
+
+
+# ---------------------------------------------------------------- the device
+
+
+@dataclass
+class Device:
+    """One client instance (a browser, an app): its own connection pool and its own cookie jar."""
+
+    ctx: CheckContext
+    user: User
+    label: str = "device"
+    jar: dict[str, str] = field(default_factory=dict)
+    history: list[Exchange] = field(default_factory=list)
+    _session: requests.Session = field(default_factory=requests.Session)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def profile(self) -> Profile:
+        return self.ctx.profile
+
+    def close(self) -> None:
+        self._session.close()
+
+    # ---- low level
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        raw_body: bytes | None = None,
+        cookies: Mapping[str, str] | None = None,
+        omit_cookies: Iterable[str] = (),
+        presented: str = "",
+        session: requests.Session | None = None,
+    ) -> Exchange:
+        """Send one request; cookies are the jar (minus ``omit_cookies``) overlaid with ``cookies``."""
+        config = self.ctx.config
+        url = urljoin(config.target.rstrip("/") + "/", path.lstrip("/"))
+        request_headers = {"User-Agent": f"tokenconform/{self.label}", "Accept": "application/json"}
+        request_headers.update(config.headers)
+        request_headers.update(headers or {})
+        omitted = set(omit_cookies)
+        with self._lock:
+            outgoing = {k: v for k, v in self.jar.items() if k not in omitted}
+        outgoing.update(cookies or {})
+        if outgoing:
+            request_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in outgoing.items())
+        data: bytes | None = None
+        body_text = ""
+        if json_body is not None:
+            body_text = json.dumps(json_body)
+            data = body_text.encode()
+            request_headers.setdefault("Content-Type", "application/json")
+        elif form is not None:
+            from urllib.parse import urlencode
+
+            body_text = urlencode(form)
+            data = body_text.encode()
+            request_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        elif raw_body is not None:
+            data = raw_body
+            body_text = raw_body[:200].decode("utf-8", errors="replace")
+        sent_at = self.ctx.clock()
+        try:
+            response = (session or self._session).request(
+                method,
+                url,
+                headers=request_headers,
+                data=data,
+                timeout=config.timeout,
+                verify=config.verify,
+                allow_redirects=False,
+                stream=True,
+            )
+            try:
+                raw_cookies = response.raw.headers.getlist("Set-Cookie")
+                content = response.content
+            finally:
+                response.close()
+        except requests.exceptions.SSLError as exc:
+            raise TargetUnreachable(url, f"TLS error: {exc}") from None
+        except requests.exceptions.ConnectionError as exc:
+            raise TargetUnreachable(url, f"connection failed: {_reason(exc)}") from None
+        except requests.exceptions.Timeout:
+            raise TargetUnreachable(url, f"no answer within {config.timeout} s (--timeout)") from None
+        except requests.exceptions.RequestException as exc:
+            raise TargetError(f"{method} {url}: request failed: {exc}") from None
+        exchange = Exchange(
+            method=method,
+            url=url,
+            presented=presented,
+            request_body=body_text,
+            status=response.status_code,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            set_cookies=tuple(parse_set_cookie(c) for c in raw_cookies),
+            body=content,
+            sent_at=sent_at,
+            received_at=self.ctx.clock(),
+        )
+        self._absorb_cookies(exchange)
+        self.history.append(exchange)
+        self.ctx.record(exchange)
+        return exchange
+
+    def _absorb_cookies(self, exchange: Exchange) -> None:
+        date = exchange.server_date or exchange.received_at
+        with self._lock:
+            for cookie in exchange.set_cookies:
+                if cookie.deletes(date) or cookie.value == "":
+                    self.jar.pop(cookie.name, None)
+                else:
+                    self.jar[cookie.name] = cookie.value
+
+    def _csrf_headers(self, cookie_name: str) -> dict[str, str]:
+        csrf = self.profile.csrf
+        if csrf is None or not cookie_name or cookie_name not in self.jar:
+            return {}
+        return {csrf.header: self.jar[cookie_name]}
+
+    # ---- the profile's operations
+
+    def register(self) -> Exchange:
+        spec = self.profile.register
+        assert spec is not None, "profile has no [register]"
+        values = {"username": self.user.username, "email": self.user.email, "password": self.user.password}
+        body = {k: v.format(**values) for k, v in spec.fields.items()}
+        return self._post_endpoint(spec.endpoint, body, presented="")
+
+    def login_exchange(self, *, password: str | None = None, login_name: str | None = None) -> Exchange:
+        spec = self.profile.login
+        identifier = self.profile.register.login_identifier if self.profile.register else "username"
+        body = dict(spec.extra)
+        body[spec.username_field] = login_name if login_name is not None else self.user.login_name(identifier)
+        body[spec.password_field] = self.user.password if password is None else password
+        return self._post_endpoint(spec.endpoint, body, presented="")
+
+    def login(self) -> Tokens:
+        """Log in; a response that is not a success with both tokens is a TargetError."""
+        exchange = self.login_exchange()
+        if exchange.status not in self.profile.login.endpoint.success_status:
+            raise TargetError(
+                f"login failed: expected {list(self.profile.login.endpoint.success_status)}, "
+                f"got {exchange.status}",
+                evidence=[exchange.describe()],
+            )
+        return self.tokens_from(exchange, what="login")
+
+    def tokens_from(self, exchange: Exchange, *, what: str) -> Tokens:
+        """Both tokens of a login/refresh response, from the body and/or cookies the profile names."""
+        access, access_sources = self._find_token(exchange, self.profile.tokens_access)
+        refresh, refresh_sources = self._find_token(exchange, self.profile.tokens_refresh)
+        if not access or not refresh:
+            missing = "access token" if not access else "refresh token"
+            raise TargetError(
+                f"{what} answered {exchange.status} but carried no {missing} where the profile says "
+                f"(tokens.{'access' if not access else 'refresh'})",
+                evidence=[exchange.describe()],
+            )
+        return Tokens(
+            access_token=access,
+            refresh_token=refresh,
+            exchange=exchange,
+            access_sources=access_sources,
+            refresh_sources=refresh_sources,
+        )
+
+    @staticmethod
+    def _find_token(exchange: Exchange, location: Any) -> tuple[str, frozenset[str]]:
+        found: dict[str, str] = {}
+        if location.json:
+            value = _json_path(exchange.json, location.json)
+            if isinstance(value, str) and value:
+                found["body"] = value
+        if location.cookie:
+            cookie = exchange.cookie(location.cookie)
+            if cookie is not None and cookie.value:
+                found["cookie"] = cookie.value
+        value = found.get("body") or found.get("cookie") or ""
+        return value, frozenset(found)
+
+    def refresh_exchange(self, refresh_token: str | None, *, via: str | None = None) -> Exchange:
+        """Present ``refresh_token`` at the refresh endpoint by ``via`` (default: the profile's first way).
+
+        ``refresh_token=None`` presents nothing (the jar's refresh cookie is withheld too).
+        """
+        spec = self.profile.refresh
+        via = via or spec.present[0]
+        cookie_name = self.profile.tokens_refresh.cookie
+        body: dict[str, str] = dict(spec.extra)
+        cookies: dict[str, str] = {}
+        headers = self._csrf_headers(self.profile.csrf.refresh_cookie if self.profile.csrf else "")
+        presented = "nothing"
+        if refresh_token is not None:
+            if via == "cookie":
+                cookies[cookie_name] = refresh_token
+                presented = f"cookie {cookie_name}={shorten(refresh_token)}"
+            else:
+                body[spec.field] = refresh_token
+                presented = f"body {spec.field}={shorten(refresh_token)}"
+        self._client_auth(spec.client_auth, headers, body)
+        return self._post_endpoint(
+            spec.endpoint,
+            body,
+            headers=headers,
+            cookies=cookies,
+            omit=[cookie_name] if cookie_name else [],
+            presented=presented,
+        )
+
+    def refresh(self, refresh_token: str, *, via: str | None = None) -> Tokens:
+        """Refresh; anything but a success with both tokens is a TargetError."""
+        exchange = self.refresh_exchange(refresh_token, via=via)
+        if exchange.status not in self.profile.refresh.endpoint.success_status:
+            raise TargetError(
+                f"refresh with a token that should be valid failed: got {exchange.status}",
+                evidence=[exchange.describe()],
+            )
+        return self.tokens_from(exchange, what="refresh")
+
+    def call_protected(
+        self,
+        access_token: str | None,
+        *,
+        via: str | None = None,
+        scheme: str = "Bearer",
+        extra_headers: Mapping[str, str] | None = None,
+        path: str | None = None,
+        method: str | None = None,
+        query: str = "",
+    ) -> Exchange:
+        """Call the protected resource presenting ``access_token`` by ``via`` only."""
+        spec = self.profile.protected
+        via = via or spec.present[0]
+        cookie_name = self.profile.tokens_access.cookie
+        headers = dict(extra_headers or {})
+        cookies: dict[str, str] = {}
+        presented = "nothing"
+        if access_token is not None:
+            if via == "cookie":
+                cookies[cookie_name] = access_token
+                presented = f"cookie {cookie_name}={shorten(access_token)}"
+            else:
+                headers["Authorization"] = f"{scheme} {access_token}".rstrip() if access_token else scheme
+                presented = f"{scheme} {shorten(access_token)}"
+        target = (path or spec.endpoint.path) + (f"?{query}" if query else "")
+        return self.send(
+            method or spec.endpoint.method,
+            target,
+            headers=headers,
+            cookies=cookies,
+            omit_cookies=[c for c in (cookie_name, self.profile.tokens_refresh.cookie) if c],
+            presented=presented,
+        )
+
+    def logout_exchange(self, tokens: Tokens | None, *, via: str | None = None, all_sessions: bool = False) -> Exchange:
+        """Log out the session of ``tokens`` (None presents nothing) by ``via``."""
+        spec = self.profile.logout_all if all_sessions else self.profile.logout
+        assert spec is not None, "profile has no logout endpoint"
+        via = via or spec.present[0]
+        token = None
+        if tokens is not None:
+            token = tokens.access_token if spec.token == "access" else tokens.refresh_token
+        access_cookie = self.profile.tokens_access.cookie
+        refresh_cookie = self.profile.tokens_refresh.cookie
+        cookie_name = access_cookie if spec.token == "access" else refresh_cookie
+        headers: dict[str, str] = {}
+        cookies: dict[str, str] = {}
+        body: dict[str, str] | None = None
+        presented = "nothing"
+        if token is not None:
+            if via == "bearer":
+                headers["Authorization"] = f"Bearer {token}"
+                presented = f"Bearer {shorten(token)}"
+            elif via == "cookie":
+                cookies[cookie_name] = token
+                headers.update(self._csrf_headers(self.profile.csrf.access_cookie if self.profile.csrf else ""))
+                presented = f"cookie {cookie_name}={shorten(token)}"
+            else:
+                body = {spec.field: token}
+                presented = f"body {spec.field}={shorten(token)}"
+        return self.send(
+            spec.endpoint.method,
+            spec.endpoint.path,
+            headers=headers,
+            cookies=cookies,
+            json_body=body if spec.endpoint.encoding == "json" else None,
+            form=body if spec.endpoint.encoding == "form" else None,
+            omit_cookies=[c for c in (access_cookie, refresh_cookie) if c],
+            presented=presented,
+        )
+
+    def _client_auth(self, mode: str, headers: dict[str, str], body: dict[str, str]) -> None:
+        if mode == "none":
+            return
+        client_id, client_secret = self.ctx.client_credentials()
+        if mode == "basic":
+            raw = f"{client_id}:{client_secret}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+        else:
+            body["client_id"] = client_id
+            body["client_secret"] = client_secret
+
+    def _post_endpoint(
+        self,
+        endpoint: Any,
+        body: dict[str, str],
+        *,
+        headers: Mapping[str, str] | None = None,
+        cookies: Mapping[str, str] | None = None,
+        omit: Iterable[str] = (),
+        presented: str,
+    ) -> Exchange:
+        return self.send(
+            endpoint.method,
+            endpoint.path,
+            headers=headers,
+            json_body=body if endpoint.encoding == "json" else None,
+            form=body if endpoint.encoding == "form" else None,
+            cookies=cookies,
+            omit_cookies=omit,
+            presented=presented,
+        )
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    for marker in ("Connection refused", "Name or service not known", "timed out", "No route to host"):
+        if marker in text:
+            return marker
+    return text[:200]
+
+
+def now() -> float:
+    return time.time()

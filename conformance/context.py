@@ -1,0 +1,235 @@
+"""CheckContext: what a check gets: the profile, fresh users and devices, the clock, and waits.
+
+Every destructive check takes a fresh device (its own login, its own jar) so that reuse
+detection or logout in one check never poisons another. Evidence is recorded per check.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .client import Device, Exchange, Tokens, User
+from .errors import CalibrationError, CheckSkipped, TargetError, UsageError
+from .profile import Profile
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything about a run that is not the profile: where, how long, how strict."""
+
+    target: str
+    timeout: float = 10.0
+    #: extra headers on every request (an API gateway key, ...)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: False for --insecure, a path for --ca-bundle, True otherwise
+    verify: bool | str = True
+    #: the longest TTL wait the run accepts; longer ones skip with a reason
+    max_wait: float = 30.0
+    #: concurrent requests per race round (CON-01) and rounds
+    concurrency: int = 16
+    rounds: int = 3
+    #: opt-in switches (e.g. "timing")
+    opt_in: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Wait:
+    """What a timed check yields: resume me at ``deadline`` (local clock)."""
+
+    deadline: float
+    reason: str
+
+
+#: Seconds of slack on top of a token's exp before we call it expired (covers leeways and
+#: scheduling on a loaded machine).
+EXPIRY_SLACK = 1.5
+
+
+class CheckContext:
+    """The single argument of every check."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        config: RunConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.profile = profile
+        self.config = config
+        self.clock = clock
+        self.environ = os.environ if environ is None else environ
+        self._evidence: list[Exchange] = []
+        self._evidence_lock = threading.Lock()
+        self._devices: list[Device] = []
+        self._calibrated = False
+        self._calibration_lock = threading.Lock()
+        #: server clock minus local clock, seconds (from Date headers and iat), once measured
+        self.skew: float | None = None
+
+    # ---- evidence
+
+    def record(self, exchange: Exchange) -> None:
+        with self._evidence_lock:
+            self._evidence.append(exchange)
+
+    def record_first(self, exchange: Exchange) -> None:
+        with self._evidence_lock:
+            self._evidence.insert(0, exchange)
+
+    def take_evidence(self) -> list[Exchange]:
+        """The exchanges recorded since the last call (the engine calls this per check)."""
+        with self._evidence_lock:
+            taken, self._evidence = self._evidence, []
+        return taken
+
+    # ---- users and devices
+
+    def new_user(self) -> User:
+        """A user to log in as: a freshly registered one, or the env-configured one."""
+        if self.profile.register is not None:
+            tag = secrets.token_hex(6)
+            user = User(
+                username=f"tc_{tag}",
+                email=f"tc_{tag}@example.test",
+                password=f"Tc-{secrets.token_urlsafe(12)}",
+            )
+            device = self._make_device(user, "registrar")
+            try:
+                exchange = device.register()
+            finally:
+                device.close()
+            if exchange.status not in self.profile.register.endpoint.success_status:
+                raise TargetError(
+                    f"registering a fresh user failed: got {exchange.status}",
+                    evidence=[exchange.describe()],
+                )
+            return user
+        return self.configured_user(1)
+
+    def configured_user(self, number: int) -> User:
+        suffix = "" if number == 1 else f"_{number}"
+        name = self.environ.get(f"TOKENCONFORM_USERNAME{suffix}")
+        password = self.environ.get(f"TOKENCONFORM_PASSWORD{suffix}")
+        if not name or not password:
+            raise CheckSkipped(
+                f"the profile has no [register] endpoint: set TOKENCONFORM_USERNAME{suffix} and "
+                f"TOKENCONFORM_PASSWORD{suffix} to the credentials of a test account"
+            )
+        return User(username=name, email=name, password=password)
+
+    def second_user(self) -> User:
+        """A user other than new_user()'s (for checks that need two accounts)."""
+        if self.profile.register is not None:
+            return self.new_user()
+        return self.configured_user(2)
+
+    def new_device(self, user: User | None = None, *, label: str = "device") -> Device:
+        """A fresh client with its own cookie jar, for ``user`` (a fresh user when omitted)."""
+        return self._make_device(user or self.new_user(), label)
+
+    def _make_device(self, user: User, label: str) -> Device:
+        device = Device(ctx=self, user=user, label=label)
+        self._devices.append(device)
+        return device
+
+    def client_credentials(self) -> tuple[str, str]:
+        client_id = self.environ.get("TOKENCONFORM_CLIENT_ID")
+        client_secret = self.environ.get("TOKENCONFORM_CLIENT_SECRET", "")
+        if not client_id:
+            raise UsageError("the profile uses client authentication: set TOKENCONFORM_CLIENT_ID and TOKENCONFORM_CLIENT_SECRET")
+        return client_id, client_secret
+
+    def close(self) -> None:
+        for device in self._devices:
+            device.close()
+        self._devices.clear()
+
+    # ---- time
+
+    def measure_skew(self, tokens: Tokens) -> float:
+        """Server clock minus ours, from the iat of a fresh token (or the Date header)."""
+        exchange = tokens.exchange
+        claims = tokens.access_claims or {}
+        iat = claims.get("iat")
+        if isinstance(iat, (int, float)) and not isinstance(iat, bool):
+            midpoint = (exchange.sent_at + exchange.received_at) / 2
+            skew = float(iat) - midpoint
+        elif exchange.server_date is not None:
+            skew = exchange.server_date - exchange.received_at
+        else:
+            skew = 0.0
+        # iat and Date have one-second resolution: a |skew| under 1.5 s is noise.
+        self.skew = 0.0 if abs(skew) < 1.5 else skew
+        return self.skew
+
+    def server_now(self) -> float:
+        return self.clock() + (self.skew or 0.0)
+
+    def expiry_deadline(self, exp: float) -> float:
+        """Local-clock instant by which a token with this ``exp`` must be dead."""
+        return exp - (self.skew or 0.0) + EXPIRY_SLACK
+
+    def wait_until(self, deadline: float, reason: str) -> Wait:
+        """A Wait for a timed check to yield, or CheckSkipped when it exceeds --max-wait."""
+        delay = deadline - self.clock()
+        if delay > self.config.max_wait:
+            raise CheckSkipped(
+                f"{reason} needs a wait of {delay:.0f} s, over --max-wait {self.config.max_wait:.0f} s; "
+                f"run with --max-wait {int(delay) + 5} or against a deployment with shorter TTLs"
+            )
+        return Wait(deadline=deadline, reason=reason)
+
+    def require_unexpired(self, claims: dict[str, Any] | None, at: float, what: str) -> None:
+        """A rejection only proves revocation if the token had not expired by ``at``.
+
+        With short TTLs on a loaded machine a "revoked" token may simply have expired; then
+        the check has no verdict and must report error, not pass.
+        """
+        if not claims:
+            return
+        exp = claims.get("exp")
+        if isinstance(exp, (int, float)) and not isinstance(exp, bool) and at >= exp - (self.skew or 0.0) - 0.5:
+            raise TargetError(
+                f"{what} had expired (exp {exp:.0f}) by the time it was presented, so its rejection "
+                "does not show revocation; run against a deployment with longer token lifetimes"
+            )
+
+    # ---- calibration
+
+    def calibrate(self) -> None:
+        """The oracle every negative check relies on (jwt_tool's prescan), checked once per run.
+
+        A fresh access token opens the protected resource by every declared presentation and no
+        token is refused. Otherwise every dependent check reports error, not failed.
+        """
+        with self._calibration_lock:
+            if self._calibrated:
+                return
+            device = self.new_device(label="calibration")
+            tokens = device.login()
+            self.measure_skew(tokens)
+            for via in self.profile.protected.present:
+                exchange = device.call_protected(tokens.access_token, via=via)
+                if not exchange.ok:
+                    raise CalibrationError(
+                        f"calibration: a fresh access token presented by {via} was refused "
+                        f"({exchange.status}); check the profile's [protected] and [tokens] sections",
+                        evidence=[exchange.describe()],
+                    )
+            anonymous = device.call_protected(None)
+            if anonymous.ok:
+                raise CalibrationError(
+                    f"calibration: {self.profile.protected.endpoint.path} answered {anonymous.status} "
+                    "without any token, so rejections cannot be told from acceptance; "
+                    "point [protected] at a route that requires authentication",
+                    evidence=[anonymous.describe()],
+                )
+            self._calibrated = True

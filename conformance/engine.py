@@ -1,0 +1,147 @@
+"""The engine: run checks against a context and turn what they raise into CheckResults.
+
+Timed checks (generators) are started first, all of them, and finished after their
+deadlines, so every TTL wait overlaps with the others and with the untimed checks.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .context import CheckContext, Wait
+from .errors import (
+    CheckSkipped,
+    DeviationDeclared,
+    RequirementFailed,
+    TargetError,
+    TargetUnreachable,
+    TokenconformError,
+)
+from .registry import Check
+from .results import CheckResult, Outcome
+
+
+@dataclass
+class Pending:
+    """A timed check between its two halves."""
+
+    check: Check
+    generator: Generator[Wait, None, None]
+    wait: Wait
+    started: float
+    elapsed: float
+    #: exchanges of the first half, kept so the verdict shows the whole story
+    evidence: list[Any]
+
+
+def _result(check: Check, exc: BaseException | None, ctx: CheckContext, duration: float) -> CheckResult:
+    evidence = tuple(exchange.describe() for exchange in ctx.take_evidence())
+    requirement = check.requirement
+    if exc is None:
+        return CheckResult(requirement, Outcome.PASSED, "", duration, evidence=evidence[-3:])
+    if isinstance(exc, RequirementFailed):
+        return CheckResult(
+            requirement,
+            Outcome.FAILED,
+            exc.message,
+            duration,
+            expected=exc.expected,
+            actual=exc.actual,
+            evidence=tuple(exc.evidence) or evidence[-6:],
+        )
+    if isinstance(exc, CheckSkipped):
+        return CheckResult(requirement, Outcome.SKIPPED, exc.reason, duration)
+    if isinstance(exc, DeviationDeclared):
+        return CheckResult(requirement, Outcome.DECLARED, exc.reason, duration, evidence=evidence[-3:])
+    if isinstance(exc, TargetError):
+        return CheckResult(requirement, Outcome.ERROR, exc.message, duration, evidence=tuple(exc.evidence) or evidence[-6:])
+    if isinstance(exc, TokenconformError):
+        return CheckResult(requirement, Outcome.ERROR, str(exc), duration, evidence=evidence[-3:])
+    # A bug in a check is our trouble, never the target's failure: report it as an error with
+    # the innermost frame, so the report stays readable and the defect findable.
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" if frame else ""
+    return CheckResult(
+        requirement,
+        Outcome.ERROR,
+        f"internal error in check: {type(exc).__name__}: {exc}{where}",
+        duration,
+        evidence=evidence[-3:],
+    )
+
+
+def _run(function: Callable[[], Any]) -> BaseException | None:
+    try:
+        function()
+    except (RequirementFailed, CheckSkipped, DeviationDeclared, TokenconformError) as exc:
+        return exc
+    except Exception as exc:  # noqa: BLE001 - see _result: reported as an error, never swallowed
+        return exc
+    return None
+
+
+def start(check: Check, ctx: CheckContext) -> CheckResult | Pending:
+    """Run an untimed check to its result, or a timed one up to its Wait."""
+    started = time.monotonic()
+    if not check.timed:
+        exc = _run(lambda: check.function(ctx))
+        return _result(check, exc, ctx, time.monotonic() - started)
+    generator = check.function(ctx)
+    holder: list[Wait] = []
+
+    def first_half() -> None:
+        holder.append(next(generator))
+
+    exc = _run(first_half)
+    if exc is not None:
+        if isinstance(exc, StopIteration):
+            exc = None
+        return _result(check, exc, ctx, time.monotonic() - started)
+    return Pending(check, generator, holder[0], started, time.monotonic() - started, ctx.take_evidence())
+
+
+def finish(pending: Pending, ctx: CheckContext, *, sleep: Callable[[float], None] = time.sleep) -> CheckResult:
+    """Sleep until the pending check's deadline, then run its second half."""
+    delay = pending.wait.deadline - ctx.clock()
+    if delay > 0:
+        sleep(delay)
+    resumed = time.monotonic()
+    ctx.take_evidence()  # exchanges of other checks made while waiting are not this check's
+
+    def second_half() -> None:
+        try:
+            next(pending.generator)
+        except StopIteration:
+            return
+        raise RuntimeError(f"{pending.check.name} yielded more than one Wait")
+
+    exc = _run(second_half)
+    for exchange in reversed(pending.evidence):
+        ctx.record_first(exchange)
+    return _result(pending.check, exc, ctx, pending.elapsed + time.monotonic() - resumed)
+
+
+def run_checks(checks: Iterable[Check], ctx: CheckContext) -> list[CheckResult]:
+    """Run checks (timed ones overlapped) and return their results in the given order.
+
+    A target that cannot be reached at all stops the run: every later check would only
+    repeat the same error.
+    """
+    ordered = list(checks)
+    results: dict[str, CheckResult] = {}
+    pending: list[Pending] = []
+    for check in sorted(ordered, key=lambda c: not c.timed):
+        outcome = start(check, ctx)
+        if isinstance(outcome, Pending):
+            pending.append(outcome)
+        else:
+            results[check.id] = outcome
+            if outcome.outcome is Outcome.ERROR and outcome.message.startswith("target unreachable"):
+                raise TargetUnreachable(ctx.config.target, outcome.message)
+    for item in sorted(pending, key=lambda p: p.wait.deadline):
+        results[item.check.id] = finish(item, ctx)
+    return [results[c.id] for c in ordered]
