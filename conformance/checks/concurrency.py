@@ -1,0 +1,1 @@
+"""concurrency checks (being written)."""

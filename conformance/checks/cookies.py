@@ -1,0 +1,1 @@
+"""cookies checks (being written)."""

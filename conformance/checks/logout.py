@@ -1,0 +1,1 @@
+"""logout checks (being written)."""

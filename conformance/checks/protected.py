@@ -1,0 +1,1 @@
+"""protected checks (being written)."""

@@ -1,0 +1,1 @@
+"""tokens checks (being written)."""
