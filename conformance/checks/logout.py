@@ -1,1 +1,211 @@
-"""logout checks (being written)."""
+"""Logout and revocation: ending a session kills its tokens and cookies, and nothing else."""
+
+from __future__ import annotations
+
+from .. import expect
+from ..context import CheckContext
+from ..errors import CheckSkipped, DeviationDeclared
+from ..profile import LogoutSpec
+from ..registry import requirement
+
+
+def _logout_spec(ctx: CheckContext) -> LogoutSpec:
+    if ctx.profile.logout is None:
+        raise CheckSkipped("the profile declares no [logout] endpoint")
+    return ctx.profile.logout
+
+
+# ASVS 5.0 V7.4.1: when session termination is triggered (such as logout or expiration), the
+# application disallows any further use of the session.
+@requirement("LGO-01")
+def logout_kills_refresh_token(ctx: CheckContext) -> None:
+    """After logout (by every declared presentation), the session's refresh token is rejected."""
+    spec = _logout_spec(ctx)
+    for via in spec.present:
+        device = ctx.new_device()
+        tokens = device.login()
+        logout = device.logout_exchange(tokens, via=via)
+        expect.accepted(
+            logout, because=f"logout (token presented by {via}) failed", statuses=spec.endpoint.success_status
+        )
+        replay = device.refresh_exchange(tokens.refresh_token)
+        ctx.require_unexpired(tokens.refresh_claims, replay.sent_at, "the refresh token")
+        expect.rejected(
+            replay,
+            because=f"the refresh token still works after logout (token presented by {via})",
+            statuses=ctx.profile.policy.refresh_rejection_status,
+        )
+
+
+# ASVS 5.0 V7.4.1: for self-contained tokens this means a deny list or a per-user cut-off, so
+# an access token dies with its session.
+@requirement("LGO-02")
+def logout_kills_access_token(ctx: CheckContext) -> None:
+    """After logout the session's access token is rejected, and replaying logout gets a 4xx."""
+    spec = _logout_spec(ctx)
+    device = ctx.new_device()
+    tokens = device.login()
+    logout = device.logout_exchange(tokens)
+    expect.accepted(logout, because="logout failed", statuses=spec.endpoint.success_status)
+    if not ctx.profile.policy.access_token_revoked_at_logout:
+        raise DeviationDeclared(
+            "the profile declares access_token_revoked_at_logout = false: access tokens live to "
+            "their exp after logout (ASVS 5.0 V7.4.1 asks for immediate revocation)"
+        )
+    for via in ctx.profile.protected.present:
+        after = device.call_protected(tokens.access_token, via=via)
+        ctx.require_unexpired(tokens.access_claims, after.sent_at, "the access token")
+        expect.rejected(after, because=f"the access token still opens the protected resource ({via}) after logout")
+    replay = device.logout_exchange(tokens)
+    expect.rejected(replay, because="replaying logout with the ended session's token was answered as a success")
+
+
+# draft-ietf-httpbis-rfc6265bis §5.6.2: a Max-Age of zero or less makes the cookie expire at
+# once; the deleting Set-Cookie must name the same cookie (name, domain, path: §5.7).
+@requirement("LGO-03")
+def logout_clears_token_cookies(ctx: CheckContext) -> None:
+    """Logout deletes each token cookie with the same name, Path and Domain as login set."""
+    spec = _logout_spec(ctx)
+    names = [n for n in (ctx.profile.tokens_access.cookie, ctx.profile.tokens_refresh.cookie) if n]
+    if not names:
+        raise CheckSkipped("the profile delivers no token in a cookie (tokens.*.cookie is not set)")
+    device = ctx.new_device()
+    tokens = device.login()
+    logout = device.logout_exchange(tokens)
+    expect.accepted(logout, because="logout failed", statuses=spec.endpoint.success_status)
+    date = logout.server_date or logout.received_at
+    for name in names:
+        set_by_login = tokens.exchange.cookie(name)
+        if set_by_login is None:
+            continue
+        deleting = logout.cookie(name)
+        expect.that(
+            deleting is not None and deleting.deletes(date),
+            f"logout does not delete the {name!r} cookie, so the browser keeps the token",
+            expected=f"Set-Cookie: {name}=; Max-Age=0 (or an Expires in the past)",
+            actual=deleting.raw if deleting is not None else "no Set-Cookie for it",
+            exchanges=[logout],
+        )
+        assert deleting is not None
+        same_scope = (deleting.path, (deleting.domain or "").lower()) == (
+            set_by_login.path,
+            (set_by_login.domain or "").lower(),
+        )
+        expect.that(
+            same_scope,
+            f"logout deletes {name!r} with another Path/Domain than login set, so the real cookie survives",
+            expected=f"Path={set_by_login.path} Domain={set_by_login.domain}",
+            actual=deleting.raw,
+            exchanges=[tokens.exchange, logout],
+        )
+
+
+# OWASP Session Management Cheat Sheet: the Clear-Site-Data header on logout clears the
+# browser's cookies, storage and cache for the origin.
+@requirement("LGO-04")
+def logout_sends_clear_site_data(ctx: CheckContext) -> None:
+    """The logout response carries Clear-Site-Data naming cookies, storage or cache."""
+    spec = _logout_spec(ctx)
+    device = ctx.new_device()
+    tokens = device.login()
+    logout = device.logout_exchange(tokens)
+    expect.accepted(logout, because="logout failed", statuses=spec.endpoint.success_status)
+    value = (logout.header("clear-site-data") or "").lower()
+    expect.that(
+        any(directive in value for directive in ('"cookies"', '"storage"', '"cache"', '"*"')),
+        "logout sends no Clear-Site-Data, so the browser keeps whatever it stored",
+        expected='Clear-Site-Data: "cookies" (or "storage", "cache", "*")',
+        actual=f"Clear-Site-Data: {logout.header('clear-site-data') or '(absent)'}",
+        exchanges=[logout],
+    )
+
+
+# OWASP Session Management Cheat Sheet, Simultaneous Session Logons: each session is its own;
+# ending one must not end the user's others.
+@requirement("LGO-05")
+def logout_leaves_other_sessions_alive(ctx: CheckContext) -> None:
+    """After one session logs out, another session of the same user still works."""
+    spec = _logout_spec(ctx)
+    user = ctx.new_user()
+    laptop = ctx.new_device(user, label="laptop")
+    phone = ctx.new_device(user, label="phone")
+    laptop_tokens = laptop.login()
+    phone_tokens = phone.login()
+    expect.accepted(
+        laptop.logout_exchange(laptop_tokens), because="logout failed", statuses=spec.endpoint.success_status
+    )
+    still = phone.call_protected(phone_tokens.access_token)
+    ctx.require_unexpired(phone_tokens.access_claims, still.sent_at, "the other session's access token")
+    expect.accepted(still, because="logging out one session killed another session's access token")
+    refreshed = phone.refresh_exchange(phone_tokens.refresh_token)
+    ctx.require_unexpired(phone_tokens.refresh_claims, refreshed.sent_at, "the other session's refresh token")
+    expect.accepted(
+        refreshed,
+        because="logging out one session killed another session's refresh token",
+        statuses=ctx.profile.refresh.endpoint.success_status,
+    )
+
+
+# ASVS 5.0 V7.5.2: users can view and terminate any or all of their active sessions.
+@requirement("LGO-06")
+def logout_all_ends_every_session(ctx: CheckContext) -> None:
+    """After logout-all, every session's refresh token, and earlier access tokens, are rejected."""
+    if ctx.profile.logout_all is None:
+        raise CheckSkipped("the profile declares no [logout_all] endpoint")
+    user = ctx.new_user()
+    devices = [ctx.new_device(user, label=f"session-{n}") for n in (1, 2)]
+    sessions = [(device, device.login()) for device in devices]
+    first_device, first_tokens = sessions[0]
+    ended = first_device.logout_exchange(first_tokens, all_sessions=True)
+    expect.accepted(ended, because="logout-all failed", statuses=ctx.profile.logout_all.endpoint.success_status)
+    for number, (device, tokens) in enumerate(sessions, start=1):
+        replay = device.refresh_exchange(tokens.refresh_token)
+        ctx.require_unexpired(tokens.refresh_claims, replay.sent_at, f"session {number}'s refresh token")
+        expect.rejected(
+            replay,
+            because=f"session {number}'s refresh token still works after logout-all",
+            statuses=ctx.profile.policy.refresh_rejection_status,
+        )
+    if not ctx.profile.policy.access_token_revoked_at_logout:
+        raise DeviationDeclared(
+            "refresh tokens die at logout-all, but the profile declares access tokens live to their exp"
+        )
+    for number, (device, tokens) in enumerate(sessions, start=1):
+        after = device.call_protected(tokens.access_token)
+        ctx.require_unexpired(tokens.access_claims, after.sent_at, f"session {number}'s access token")
+        expect.rejected(after, because=f"session {number}'s access token still works after logout-all")
+
+
+# ASVS 5.0 V3.5.3: sensitive functionality uses POST (or another unsafe method), never GET,
+# so a link or an image cannot trigger it.
+@requirement("LGO-08")
+def logout_cannot_be_triggered_by_get(ctx: CheckContext) -> None:
+    """A GET to the logout endpoint, with the session's credentials, does not end the session."""
+    spec = _logout_spec(ctx)
+    if spec.endpoint.method == "GET":
+        raise expect.fail(
+            "the profile declares logout as GET, so any link or image can log users out",
+            expected="logout by POST (or another unsafe method)",
+            actual='[logout] method = "GET"',
+        )
+    device = ctx.new_device()
+    tokens = device.login()
+    cookies = {}
+    if ctx.profile.tokens_access.cookie:
+        cookies[ctx.profile.tokens_access.cookie] = tokens.access_token
+    if ctx.profile.tokens_refresh.cookie:
+        cookies[ctx.profile.tokens_refresh.cookie] = tokens.refresh_token
+    device.send(
+        "GET",
+        spec.endpoint.path,
+        headers={"Authorization": f"Bearer {tokens.access_token}"},
+        cookies=cookies,
+        presented="Bearer + token cookies",
+    )
+    after = device.refresh_exchange(tokens.refresh_token)
+    ctx.require_unexpired(tokens.refresh_claims, after.sent_at, "the refresh token")
+    expect.accepted(
+        after,
+        because="a GET to the logout endpoint ended the session",
+        statuses=ctx.profile.refresh.endpoint.success_status,
+    )
