@@ -146,6 +146,13 @@ class Store(Protocol):
         """Revoke the session if ``jti`` is its current token (logout by refresh token)."""
         ...
 
+    def check_reuse(self, *, session_id: str, user_id: str, jti: str, now: float) -> Outcome:
+        """Use nothing up, but revoke the session if ``jti`` is a used (non-current) token.
+
+        OK: ``jti`` is current (nothing changed). REUSED: the session is now revoked.
+        """
+        ...
+
     def revoke_session(self, session_id: str, *, reason: str, now: float) -> bool:
         """Revoke one session; True if it was live until now."""
         ...
@@ -463,6 +470,23 @@ class SqliteStore:
             return self._not_current(conn, session_id, user_id, presented, now)
 
         return self._retrying(revoke, write=True)
+
+    def check_reuse(self, *, session_id: str, user_id: str, jti: str, now: float) -> Outcome:
+        presented = jti_hash(jti)
+
+        def check(conn: sqlite3.Connection) -> Outcome:
+            # A read then a write is safe here only because BEGIN IMMEDIATE already holds the
+            # write lock: no rotation can commit in between.
+            current = conn.execute(
+                "SELECT 1 FROM sessions WHERE id = ? AND user_id = ? AND current_jti_hash = ? "
+                "AND revoked_at IS NULL AND absolute_expires_at > ?",
+                (session_id, user_id, presented, now),
+            ).fetchone()
+            if current is not None:
+                return Outcome.OK
+            return self._not_current(conn, session_id, user_id, presented, now)
+
+        return self._retrying(check, write=True)
 
     def _not_current(
         self,
