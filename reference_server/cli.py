@@ -1,0 +1,124 @@
+"""``tokenconform serve``: run the reference server in the foreground until Ctrl-C or SIGTERM.
+
+Settings come from the seed's env vars (``Settings.from_env``); flags override them. A bad
+setting is reported on one line naming the variable or flag at fault, with exit status 2 and no
+traceback, the way ``argparse`` reports a bad flag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sqlite3
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from .config import ConfigError, Settings
+
+__all__ = ["build_parser", "main"]
+
+PROG = "tokenconform serve"
+
+#: flag destination -> Settings field
+_OVERRIDES = {
+    "host": "host",
+    "port": "port",
+    "db": "db_path",
+    "access_ttl": "access_ttl",
+    "refresh_ttl": "refresh_ttl",
+    "bcrypt_rounds": "bcrypt_rounds",
+    "delivery": "delivery",
+    "cookie_prefix": "cookie_prefix",
+}
+
+
+#: Settings field -> its flag, for error messages
+_FLAGS = {field: "--" + dest.replace("_", "-") for dest, field in _OVERRIDES.items()}
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=(
+            "Serve the tokenconform reference API. Settings are read from the environment "
+            "(ACCESS_TOKEN_SECRET, REFRESH_TOKEN_SECRET, ACCESS_TOKEN_EXPIRY, ...); flags override them."
+        ),
+    )
+    # Values stay strings: Settings.from_env parses and validates them, so a bad value gets the
+    # same one-line error whether it came from a flag or an env var.
+    parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", help="port to bind; 0 picks a free one (default 8000)")
+    parser.add_argument("--db", help="SQLite database file [DATABASE_PATH] (default tokenconform.db)")
+    parser.add_argument("--access-ttl", help="access token lifetime: 15m, 2s, 900 ... [ACCESS_TOKEN_EXPIRY]")
+    parser.add_argument("--refresh-ttl", help="refresh token lifetime: 7d, 8s ... [REFRESH_TOKEN_EXPIRY]")
+    parser.add_argument("--bcrypt-rounds", help="bcrypt cost factor, 4..31 [BCRYPT_ROUNDS] (default 12)")
+    parser.add_argument(
+        "--delivery",
+        help="where tokens go: body, cookie or both [TOKEN_DELIVERY] (default both)",
+    )
+    parser.add_argument("--cookie-prefix", help='cookie name prefix: "" or "__Host-" [COOKIE_PREFIX]')
+    parser.add_argument(
+        "--dev",
+        action="store_true",
+        help="generate random throw-away token secrets (tokens die with the process); never in production",
+    )
+    return parser
+
+
+def _error(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``tokenconform serve``; returns the exit status (0 after Ctrl-C/SIGTERM, 2 on bad config)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
+        return exc.code if isinstance(exc.code, int) else 2
+    overrides: dict[str, Any] = {field: getattr(args, dest) for dest, field in _OVERRIDES.items()}
+    try:
+        settings = Settings.dev(**overrides) if args.dev else Settings.from_env(**overrides)
+    except ConfigError as exc:
+        # An overridden field is named by its flag, an env var by its own name.
+        flag = _FLAGS.get(exc.variable)
+        return _error(f"{flag}: {exc.message}" if flag else str(exc))
+    if args.dev:
+        print(
+            f"{PROG}: --dev: using random throw-away token secrets; every token dies with this process",
+            file=sys.stderr,
+        )
+
+    # Imported late: the server pulls in bottle, waitress and the domain, which --help and a
+    # config error don't need.
+    from .server import ReferenceServer
+
+    try:
+        server = ReferenceServer(settings).start()
+    except (OSError, sqlite3.Error) as exc:
+        where = f"{settings.host}:{settings.port}" if isinstance(exc, OSError) else settings.db_path
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return _error(f"cannot serve on {where}: {detail}" if isinstance(exc, OSError) else f"{where}: {detail}")
+
+    stopping = threading.Event()
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda *_: stopping.set())
+    try:
+        print(f"tokenconform reference server listening on {server.url}", flush=True)
+        print(f"{PROG}: Ctrl-C to stop", file=sys.stderr, flush=True)
+        # A timed wait keeps the main thread responsive to signals on every platform.
+        while not stopping.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for signum, handler in previous.items():
+            if handler is not None:
+                signal.signal(signum, handler)
+        server.stop()
+    return 0

@@ -1,0 +1,131 @@
+"""Run the reference app on a real multi-threaded WSGI server in the background.
+
+``ReferenceServer`` builds the waitress server object itself instead of calling ``bottle.run``:
+the adapters block and hide the bound port (STYLE.md), and tests need port 0 and the port the OS
+picked. ``start()`` returns at once; ``stop()`` closes every socket and joins the threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from waitress.server import create_server
+
+from .app import create_app
+
+if TYPE_CHECKING:
+    from .config import Settings
+
+__all__ = ["ReferenceServer", "WSGIApp"]
+
+#: a WSGI application (PEP 3333)
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+# waitress buffers a request body before the app sees it. Cap that buffer well above the app's
+# own limit, so the app can still answer an oversized body with its JSON 413, while a client
+# cannot make waitress spool a gigabyte (its default) to disk first.
+_MIN_WAITRESS_BODY_CAP = 1 << 20
+
+
+class ReferenceServer:
+    """The reference API on waitress, in a daemon thread.
+
+    ::
+
+        with ReferenceServer(Settings.for_testing()) as srv:
+            requests.get(srv.url + "/health")
+    """
+
+    def __init__(self, settings: Settings, *, app: WSGIApp | None = None) -> None:
+        #: the settings the server binds with (``host``, ``port``, ``threads``)
+        self.settings = settings
+        self._owns_app = app is None
+        #: the WSGI application served
+        self.app: Any = create_app(settings) if app is None else app
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> ReferenceServer:
+        """Bind and serve in a background thread; returns at once. Raises ``OSError`` if the
+        address cannot be bound."""
+        if self._server is not None:
+            raise RuntimeError("ReferenceServer is already started")
+        self._server = create_server(
+            self.app,
+            host=self.settings.host,
+            port=self.settings.port,
+            threads=self.settings.threads,
+            ident="tokenconform",
+            max_request_body_size=max(_MIN_WAITRESS_BODY_CAP, 16 * self.settings.max_body_bytes),
+            # poll() has no FD_SETSIZE limit, unlike select().
+            asyncore_use_poll=True,
+        )
+        self._thread = threading.Thread(target=self._server.run, name=f"tokenconform-server-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (the OS's choice when ``settings.port`` is 0)."""
+        if self._server is None:
+            raise RuntimeError("ReferenceServer is not started")
+        return int(self._server.effective_port)
+
+    @property
+    def host(self) -> str:
+        """The address actually bound."""
+        if self._server is None:
+            raise RuntimeError("ReferenceServer is not started")
+        return str(self._server.effective_host)
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT`` of the running server, without a trailing slash."""
+        host = self.host
+        if ":" in host:  # RFC 3986 §3.2.2: an IPv6 literal goes in brackets
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close the listening socket and every connection, and join the threads. Idempotent."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._server = self._thread = None
+        # The wasyncore loop owns the sockets: close them from inside it (a trigger "thunk" runs
+        # in the loop thread) rather than under a poll() running in another thread. Once the
+        # socket map is empty, the loop returns.
+        socket_map = server._map  # the map create_server registered everything in
+
+        def close_all() -> None:
+            for dispatcher in list(socket_map.values()):
+                with contextlib.suppress(OSError):
+                    dispatcher.close()
+            socket_map.clear()
+
+        server.trigger.pull_trigger(close_all)
+        if thread is not None:
+            thread.join(timeout)
+        server.task_dispatcher.shutdown(timeout=timeout)
+        if self._owns_app:
+            # Bottle.close() closes its plugins, among them the store create_app opened.
+            self.app.close()
+
+    def __enter__(self) -> ReferenceServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.url if self._server is not None else "stopped"
+        return f"<ReferenceServer {where}>"
