@@ -477,7 +477,6 @@ class Device:
             else:
                 body[spec.field] = refresh_token
                 presented = f"body {spec.field}={shorten(refresh_token)}"
-        self._client_auth(spec.client_auth, headers, body)
         return self._post_endpoint(
             spec.endpoint,
             body,
@@ -558,6 +557,9 @@ class Device:
             else:
                 body = {spec.field: token}
                 presented = f"body {spec.field}={shorten(token)}"
+        if spec.endpoint.client_auth != "none":
+            body = body if body is not None else {}
+            self._client_auth(spec.endpoint.client_auth, headers, body)
         return self.send(
             spec.endpoint.method,
             spec.endpoint.path,
@@ -590,6 +592,8 @@ class Device:
         omit: Iterable[str] = (),
         presented: str,
     ) -> Exchange:
+        headers = dict(headers or {})
+        self._client_auth(endpoint.client_auth, headers, body)
         return self.send(
             endpoint.method,
             endpoint.path,

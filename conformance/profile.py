@@ -33,6 +33,9 @@ class Endpoint:
     encoding: str = "json"
     #: statuses that mean success
     success_status: tuple[int, ...] = (200,)
+    #: client authentication for OAuth 2.0 endpoints: "none", "basic" (HTTP Basic) or "body"
+    #: (client_id/client_secret fields); credentials come from TOKENCONFORM_CLIENT_ID/SECRET
+    client_auth: str = "none"
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,6 @@ class RefreshSpec:
     #: body field carrying the refresh token
     field: str = "refreshToken"
     extra: dict[str, str] = dataclasses.field(default_factory=dict)
-    #: "none", "basic" (HTTP Basic with TOKENCONFORM_CLIENT_ID/SECRET) or "body" (client_id/client_secret fields)
-    client_auth: str = "none"
 
 
 @dataclass(frozen=True)
@@ -290,6 +291,7 @@ def _endpoint(reader: _Reader, *, method: str, success: tuple[int, ...], encodin
         method=reader.text("method", method, choices=_METHODS),
         encoding=reader.text("encoding", "json", choices=("json", "form")) if encoding else "json",
         success_status=reader.statuses("success_status", success),
+        client_auth=reader.text("client_auth", "none", choices=("none", "basic", "body")) if encoding else "none",
     )
 
 
@@ -359,7 +361,6 @@ def parse_profile(document: dict[str, Any], *, source: str = "profile") -> Profi
         present=refresh_reader.texts("present", ("body",), choices=("cookie", "body")),
         field=refresh_reader.text("field", "refreshToken"),
         extra=refresh_reader.mapping("extra"),
-        client_auth=refresh_reader.text("client_auth", "none", choices=("none", "basic", "body")),
     )
     refresh_reader.finish()
     if "cookie" in refresh.present and not tokens_refresh.cookie:

@@ -1,0 +1,13 @@
+"""Token cookies are set without Path, so their scope depends on the URL (breaks CKE-11)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reference_server.app import create_app as reference_app
+
+from ._wsgi import drop_attribute, edit_set_cookies
+
+
+def create_app(settings: Any, store: Any = None, *, clock: Any = None) -> Any:
+    return edit_set_cookies(reference_app(settings, store, clock=clock), lambda path, c: [drop_attribute(c, "Path")])

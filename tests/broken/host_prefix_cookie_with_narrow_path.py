@@ -1,0 +1,19 @@
+"""__Host- cookies are set with Path=/api instead of Path=/, so browsers drop them (breaks CKE-04).
+
+Run it with settings cookie_prefix="__Host-".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reference_server.app import create_app as reference_app
+
+from ._wsgi import drop_attribute, edit_set_cookies
+
+
+def create_app(settings: Any, store: Any = None, *, clock: Any = None) -> Any:
+    return edit_set_cookies(
+        reference_app(settings, store, clock=clock),
+        lambda path, c: [drop_attribute(c, "Path") + "; Path=/api"],
+    )

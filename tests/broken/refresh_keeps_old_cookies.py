@@ -1,0 +1,16 @@
+"""The refresh endpoint sets no cookies, so browsers keep presenting the used token (breaks CKE-10)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reference_server.app import create_app as reference_app
+
+from ._wsgi import edit_set_cookies
+
+
+def create_app(settings: Any, store: Any = None, *, clock: Any = None) -> Any:
+    return edit_set_cookies(
+        reference_app(settings, store, clock=clock),
+        lambda path, c: [] if path.rstrip("/") == "/refresh" else [c],
+    )

@@ -1,0 +1,48 @@
+"""Login checks: each passes on the reference server and fails on its one defect."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from conformance.checks.login import mann_whitney_p
+from conformance.profile import load_profile
+from conformance.results import Outcome
+
+from .conftest import assert_outcome, run_against
+
+
+@pytest.mark.parametrize("requirement_id", ["LGN-01", "LGN-02", "LGN-05", "LGN-06", "LGN-07"])
+def test_passes_on_reference_server(reference_results, requirement_id):
+    assert_outcome(reference_results[requirement_id], Outcome.PASSED)
+
+
+@pytest.mark.parametrize(("defect", "requirement_id"), [("password_hash_in_login_response", "LGN-06")])
+def test_fails_on_its_defect(defect, requirement_id):
+    result = run_against([requirement_id], defect=defect)[requirement_id]
+    assert_outcome(result, Outcome.FAILED)
+
+
+def test_unthrottled_logins_fail():
+    result = run_against(["LGN-07"], settings={"login_max_failures": 10_000})["LGN-07"]
+    assert_outcome(result, Outcome.FAILED)
+
+
+def test_registration_disclosure_is_declared_by_the_reference_profile(reference_results):
+    assert_outcome(reference_results["LGN-04"], Outcome.DECLARED)
+
+
+def test_registration_disclosure_fails_when_not_declared():
+    reference = load_profile("reference")
+    profile = dataclasses.replace(
+        reference, policy=dataclasses.replace(reference.policy, registration_reveals_accounts=False)
+    )
+    assert_outcome(run_against(["LGN-04"], profile=profile)["LGN-04"], Outcome.FAILED)
+
+
+def test_mann_whitney_separates_shifted_samples():
+    fast = [0.001 * i for i in range(30)]
+    slow = [0.5 + 0.001 * i for i in range(30)]
+    assert mann_whitney_p(fast, slow) < 1e-6
+    assert mann_whitney_p(fast, list(fast)) > 0.5
