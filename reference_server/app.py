@@ -99,6 +99,7 @@ def create_app(
     store: Store | None = None,
     *,
     clock: Callable[[], float] | None = None,
+    service: SessionService | None = None,
 ) -> bottle.Bottle:
     """The reference API as a WSGI app.
 
@@ -108,12 +109,17 @@ def create_app(
         store: a store to use; the caller keeps ownership and closes it. A store opened here is
             closed by ``app.close()``.
         clock: epoch seconds, for tests that control time; defaults to ``time.time``.
+        service: a ready ``SessionService`` (e.g. a subclass with one deliberate defect, for
+            ``tests/broken``); its store and clock are used and ``store``/``clock`` ignored.
     """
-    owns_store = store is None
-    if store is None:
-        store = SqliteStore(settings.db_path)
-    now = clock or time.time
-    service = SessionService(settings, store, clock=now)
+    if service is not None:
+        owns_store, store, now = False, service.store, service.clock
+    else:
+        owns_store = store is None
+        if store is None:
+            store = SqliteStore(settings.db_path)
+        now = clock or time.time
+        service = SessionService(settings, store, clock=now)
 
     # catchall: an unexpected exception becomes a 500 rendered by _render_error, with its
     # traceback written to wsgi.errors. autojson off: handlers serialise JSON themselves.
