@@ -44,7 +44,24 @@ def rewrite(app: Callable[..., Iterable[bytes]], edit: Edit) -> Callable[..., It
         start_response(status, headers)
         return [body]
 
-    return wrapped
+    return Closing(wrapped, app)
+
+
+class Closing:
+    """A WSGI callable that closes what it wraps when the server stops (ReferenceServer calls close())."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], *owned: Any) -> None:
+        self._app = app
+        self._owned = owned
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return self._app(environ, start_response)
+
+    def close(self) -> None:
+        for thing in self._owned:
+            close = getattr(thing, "close", None)
+            if close is not None:
+                close()
 
 
 def replace_header(headers: Headers, name: str, value: str | None) -> Headers:

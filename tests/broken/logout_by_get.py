@@ -7,6 +7,8 @@ from typing import Any
 
 from reference_server.app import create_app as reference_app
 
+from ._wsgi import Closing
+
 
 def create_app(settings: Any, store: Any = None, *, clock: Any = None) -> Any:
     app = reference_app(settings, store, clock=clock)
@@ -16,4 +18,4 @@ def create_app(settings: Any, store: Any = None, *, clock: Any = None) -> Any:
             environ = dict(environ, REQUEST_METHOD="POST")
         return app(environ, start_response)  # type: ignore[no-any-return]
 
-    return get_is_post
+    return Closing(get_is_post, app)

@@ -22,7 +22,8 @@ REFRESH_TTL = 6
 
 
 def embedded_settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {"access_ttl": ACCESS_TTL, "refresh_ttl": REFRESH_TTL}
+    # The product default throttling (LGN-07 checks it), not for_testing()'s generous one.
+    values: dict[str, Any] = {"access_ttl": ACCESS_TTL, "refresh_ttl": REFRESH_TTL, "login_max_failures": 20}
     values.update(overrides)
     return Settings.for_testing(**values)
 

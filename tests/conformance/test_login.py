@@ -18,7 +18,15 @@ def test_passes_on_reference_server(reference_results, requirement_id):
     assert_outcome(reference_results[requirement_id], Outcome.PASSED)
 
 
-@pytest.mark.parametrize(("defect", "requirement_id"), [("password_hash_in_login_response", "LGN-06")])
+@pytest.mark.parametrize(
+    ("defect", "requirement_id"),
+    [
+        ("login_reveals_unknown_accounts", "LGN-01"),
+        ("login_failure_headers_differ", "LGN-02"),
+        ("login_reuses_previous_session", "LGN-05"),
+        ("password_hash_in_login_response", "LGN-06"),
+    ],
+)
 def test_fails_on_its_defect(defect, requirement_id):
     result = run_against([requirement_id], defect=defect)[requirement_id]
     assert_outcome(result, Outcome.FAILED)
@@ -46,3 +54,26 @@ def test_mann_whitney_separates_shifted_samples():
     slow = [0.5 + 0.001 * i for i in range(30)]
     assert mann_whitney_p(fast, slow) < 1e-6
     assert mann_whitney_p(fast, list(fast)) > 0.5
+
+
+def test_header_only_difference_passes_the_body_comparison():
+    # The variant differs in one header only: LGN-01 (status and body) must not blame it.
+    assert_outcome(run_against(["LGN-01"], defect="login_failure_headers_differ")["LGN-01"], Outcome.PASSED)
+
+
+@pytest.mark.slow
+def test_timing_is_even_on_reference_server_at_realistic_cost():
+    result = run_against(["LGN-03"], settings={"bcrypt_rounds": 10}, config={"opt_in": frozenset({"timing"})})["LGN-03"]
+    assert_outcome(result, Outcome.PASSED)
+
+
+@pytest.mark.slow
+def test_quick_exit_for_unknown_accounts_is_measured():
+    # A realistic bcrypt cost makes the quick exit a gap of tens of milliseconds, as in production.
+    result = run_against(
+        ["LGN-03"],
+        defect="login_quick_exit_for_unknown_accounts",
+        settings={"bcrypt_rounds": 10},
+        config={"opt_in": frozenset({"timing"})},
+    )["LGN-03"]
+    assert_outcome(result, Outcome.FAILED)

@@ -20,8 +20,12 @@ def test_passes_on_reference_server(reference_results, requirement_id):
 @pytest.mark.parametrize(
     ("defect", "requirement_id"),
     [
+        ("logout_only_denies_access_tokens", "LGO-01"),
+        ("logout_keeps_access_tokens_alive", "LGO-02"),
         ("logout_keeps_cookies", "LGO-03"),
         ("logout_without_clear_site_data", "LGO-04"),
+        ("logout_ends_every_session", "LGO-05"),
+        ("logout_all_ends_one_session", "LGO-06"),
         ("logout_by_get", "LGO-08"),
     ],
 )

@@ -18,7 +18,9 @@ def test_passes_on_reference_server(reference_results, requirement_id):
     ("defect", "requirement_id"),
     [
         ("refresh_returns_presented_token", "ROT-01"),
+        ("refresh_token_not_used_up", "ROT-02"),
         ("refresh_returns_unusable_access_token", "ROT-03"),
+        ("refresh_grants_admin_role", "ROT-04"),
         ("token_responses_cacheable", "ROT-05"),
     ],
 )
