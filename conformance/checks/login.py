@@ -270,7 +270,7 @@ def _leaks(exchange: Exchange, password: str) -> str:
     return ""
 
 
-# ASVS 5.0 V14.1.1 / seed design: the user object sent to clients excludes the password;
+# ASVS 5.0 V15.3.1 / seed design: the user object sent to clients excludes the password;
 # neither the password nor its hash belongs in any response.
 @requirement("LGN-06")
 def no_password_or_hash_in_responses(ctx: CheckContext) -> None:
