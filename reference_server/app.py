@@ -121,9 +121,9 @@ def create_app(
         now = clock or time.time
         service = SessionService(settings, store, clock=now)
 
-    # catchall: an unexpected exception becomes a 500 rendered by _render_error, with its
-    # traceback written to wsgi.errors. autojson off: handlers serialise JSON themselves.
-    app = bottle.Bottle(catchall=True, autojson=False)
+    # catchall (the default, set explicitly): an unexpected exception becomes a 500 rendered by
+    # _render_error, with its traceback written to wsgi.errors, never to the client.
+    app = bottle.Bottle(catchall=True)
     app.install(_ApiErrors(store, owns_store=owns_store))
     for code in range(400, 600):
         app.error(code, callback=_render_error)
