@@ -1,0 +1,23 @@
+"""A presented but invalid access token gets 403 instead of 401 (breaks PRO-02)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reference_server.app import create_app as reference_app
+from reference_server.cookies import access_cookie_name
+
+from ._wsgi import replace_header, rewrite
+
+
+def create_app(settings: Any, store: Any = None, *, clock: Any = None) -> Any:
+    cookie = access_cookie_name(settings) + "="
+
+    def forbid(environ: dict[str, Any], status: str, headers: Any, body: bytes) -> tuple[str, Any, bytes]:
+        presented = "HTTP_AUTHORIZATION" in environ or cookie in environ.get("HTTP_COOKIE", "")
+        if environ.get("PATH_INFO") == "/profile" and status.startswith("401") and presented:
+            # The defect: "you sent something and it was bad" read as forbidden, with no challenge.
+            return "403 Forbidden", replace_header(headers, "WWW-Authenticate", None), body
+        return status, headers, body
+
+    return rewrite(reference_app(settings, store, clock=clock), forbid)

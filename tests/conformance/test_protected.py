@@ -1,0 +1,120 @@
+"""Protected-resource checks: each passes on the reference server and fails on its one defect."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+from conformance.profile import load_profile
+from conformance.results import Outcome
+from reference_server.app import create_app as reference_app
+from tests.broken._wsgi import Closing
+from tests.broken.privileged_route_open_to_users import PRIVILEGED_PATH
+
+from .conftest import assert_outcome, run_against
+
+
+def profile_with(**changes: Any):
+    """The reference profile with some sections replaced (dataclasses.replace at each level)."""
+    profile = load_profile("reference")
+    for section, values in changes.items():
+        profile = dataclasses.replace(profile, **{section: dataclasses.replace(getattr(profile, section), **values)})
+    return profile
+
+
+@pytest.mark.parametrize("requirement_id", ["PRO-01", "PRO-02", "PRO-03", "PRO-05", "PRO-06", "PRO-07", "PRO-08"])
+def test_passes_on_reference_server(reference_results, requirement_id):
+    assert_outcome(reference_results[requirement_id], Outcome.PASSED)
+
+
+@pytest.mark.parametrize(
+    ("defect", "requirement_id"),
+    [
+        ("no_www_authenticate", "PRO-01"),
+        ("forbidden_instead_of_unauthorized", "PRO-02"),
+        ("empty_bearer_crashes", "PRO-03"),
+        ("case_sensitive_bearer", "PRO-05"),
+        ("accepts_token_in_query", "PRO-06"),
+        ("access_cookie_without_samesite", "PRO-07"),
+        ("ignores_access_cookie", "PRO-08"),
+    ],
+)
+def test_fails_on_its_defect(defect, requirement_id):
+    result = run_against([requirement_id], defect=defect)[requirement_id]
+    assert_outcome(result, Outcome.FAILED)
+
+
+# ---------------------------------------------------------------- PRO-04: gated by policy.privileged_path
+
+
+def test_privileged_route_check_skips_without_a_declared_route(reference_results):
+    result = reference_results["PRO-04"]
+    assert_outcome(result, Outcome.SKIPPED)
+    assert "policy.privileged_path" in result.message
+
+
+def _admin_forbidden(settings: Any, store: Any = None, *, clock: Any = None) -> Any:
+    """The reference plus an /admin route done right: authenticated users without rights get 403."""
+    app = reference_app(settings, store, clock=clock)
+
+    def admin(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != PRIVILEGED_PATH:
+            return app(environ, start_response)
+        captured: list[str] = []
+        chunks = b"".join(
+            app(dict(environ, PATH_INFO="/profile"), lambda status, headers, exc=None: captured.append(status))
+        )
+        if captured[0].startswith("200"):
+            body = b'{"message": "Forbidden"}'
+            challenge = 'Bearer realm="tokenconform", error="insufficient_scope"'
+            start_response("403 Forbidden", [("Content-Type", "application/json"), ("WWW-Authenticate", challenge)])
+            return [body]
+        start_response(captured[0], [("Content-Type", "application/json")])
+        return [chunks]
+
+    return Closing(admin, app)
+
+
+def test_privileged_route_check_passes_on_a_403():
+    profile = profile_with(policy={"privileged_path": PRIVILEGED_PATH})
+    result = run_against(["PRO-04"], app_factory=_admin_forbidden, profile=profile)["PRO-04"]
+    assert_outcome(result, Outcome.PASSED)
+
+
+def test_privileged_route_check_fails_when_any_user_gets_in():
+    profile = profile_with(policy={"privileged_path": PRIVILEGED_PATH})
+    result = run_against(["PRO-04"], defect="privileged_route_open_to_users", profile=profile)["PRO-04"]
+    assert_outcome(result, Outcome.FAILED)
+
+
+def test_privileged_route_check_fails_on_a_404():
+    # RFC 6750 §3.1 wants 403: a declared privileged route that answers 404 does not meet it.
+    profile = profile_with(policy={"privileged_path": PRIVILEGED_PATH})
+    result = run_against(["PRO-04"], profile=profile)["PRO-04"]
+    assert_outcome(result, Outcome.FAILED)
+
+
+# ---------------------------------------------------------------- presentation gates
+
+
+def test_cookie_csrf_check_skips_without_cookie_presentation():
+    result = run_against(["PRO-07"], profile=profile_with(protected={"present": ("bearer",)}))["PRO-07"]
+    assert_outcome(result, Outcome.SKIPPED)
+    assert "protected.present" in result.message
+
+
+def test_bearer_checks_skip_without_bearer_presentation():
+    profile = profile_with(protected={"present": ("cookie",)})
+    results = run_against(["PRO-03", "PRO-05"], profile=profile)
+    for requirement_id in ("PRO-03", "PRO-05"):
+        assert_outcome(results[requirement_id], Outcome.SKIPPED)
+
+
+def test_cookie_presentation_defect_hides_from_a_bearer_only_profile():
+    # Why every declared presentation is exercised: the same defect is invisible through Bearer alone.
+    profile = profile_with(protected={"present": ("bearer",)})
+    result = run_against(["PRO-08"], defect="ignores_access_cookie", profile=profile)["PRO-08"]
+    assert_outcome(result, Outcome.PASSED)
