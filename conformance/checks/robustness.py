@@ -1,1 +1,290 @@
-"""robustness checks (being written)."""
+"""Robustness: hostile input gets a clean 4xx, errors leak nothing, and transport is TLS with HSTS."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+from .. import expect, jwt_probes
+from ..client import Device, Exchange, Tokens, User, shorten
+from ..context import CheckContext
+from ..errors import CheckSkipped
+from ..registry import requirement
+
+# ---------------------------------------------------------------- RBS-01
+
+
+def _hostile_tokens(tokens: Tokens) -> list[tuple[str, str]]:
+    """Garbage in every shape a parser can trip on, some derived from a real token's header."""
+    try:
+        header = jwt_probes.split(tokens.access_token).header
+    except ValueError:
+        header = {"alg": "HS256", "typ": "JWT"}
+    claims = dict(tokens.access_claims or {"sub": "tokenconform"})
+    signature = jwt_probes.b64url_encode(secrets.token_bytes(32))
+    unsigned = {**header, "alg": "none"}
+    nested = "[" * 5000 + "]" * 5000
+    return [
+        ("empty", ""),
+        ("16 KiB of one character", "A" * 16_500),
+        (
+            "16 KiB JWT-shaped",
+            f"{jwt_probes.encode_json(header)}.{jwt_probes.encode_json({'pad': 'A' * 12_300})}.{signature}",
+        ),
+        ("not base64", "!!!.@@@.###"),
+        (
+            "base64 of non-JSON",
+            ".".join(jwt_probes.b64url_encode(s) for s in (b"not json", b"\xff\xfe\x00garbage", b"sig")),
+        ),
+        (
+            "exp as a string",
+            f"{jwt_probes.encode_json(header)}.{jwt_probes.encode_json({**claims, 'exp': 'tomorrow'})}.{signature}",
+        ),
+        (
+            "unsigned, exp as an object",
+            f"{jwt_probes.encode_json(unsigned)}.{jwt_probes.encode_json({**claims, 'exp': {'$gt': 0}})}.",
+        ),
+        (
+            "UTF-16 JSON header",
+            f"{jwt_probes.b64url_encode(json.dumps(header).encode('utf-16'))}.{jwt_probes.encode_json(claims)}.{signature}",
+        ),
+        (
+            "header nested 5000 deep",
+            f"{jwt_probes.b64url_encode(nested.encode())}.{jwt_probes.encode_json(claims)}.{signature}",
+        ),
+        ("header a JSON array", f"{jwt_probes.encode_json([header])}.{jwt_probes.encode_json(claims)}.{signature}"),
+    ]
+
+
+# ASVS 5.0 V16.5.3: "Verify that the application fails gracefully and securely, including when an
+# exception occurs, preventing fail-open conditions such as processing a transaction despite
+# errors resulting from validation logic."
+@requirement("RBS-01")
+def hostile_tokens_never_yield_server_errors(ctx: CheckContext) -> None:
+    """Empty, oversized, non-base64, non-JSON, mistyped and deeply nested tokens get 4xx everywhere."""
+    ctx.calibrate()
+    device = ctx.new_device()
+    tokens = device.login()
+    for label, token in _hostile_tokens(tokens):
+        for via in ctx.profile.protected.present:
+            response = device.call_protected(token, via=via)
+            expect.rejected(
+                response, because=f"a hostile access token ({label}, presented by {via}) was not refused with 4xx"
+            )
+        for via in ctx.profile.refresh.present:
+            response = device.refresh_exchange(token, via=via)
+            expect.rejected(
+                response, because=f"a hostile refresh token ({label}, presented by {via}) was not refused with 4xx"
+            )
+
+
+# ---------------------------------------------------------------- RBS-02
+
+_LEAKS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern))
+    for name, pattern in (
+        ("a Python traceback", r"Traceback \(most recent call last\)|File \"[^\"]+\", line \d+"),
+        ("a JavaScript stack trace", r"\bat [\w$.<>\[\] ]+ \(?(?:file://)?[\w./\\:-]+\.[cm]?[jt]s:\d+:\d+\)?"),
+        (
+            "a Java or .NET stack trace",
+            r"\bat [\w.$]+\([\w]+\.java:\d+\)|java\.lang\.\w+(?:Exception|Error)|System\.\w+Exception",
+        ),
+        (
+            "a JWT library's internals",
+            r"\bjsonwebtoken\b|JsonWebTokenError|\bjwt\.exceptions\b|\bPyJWT\b|InvalidSignatureError|"
+            r"ExpiredSignatureError|DecodeError|io\.jsonwebtoken|JWTVerificationException",
+        ),
+        (
+            "SQL or a database error",
+            r"SQLSTATE|\bsqlite3?\.\w+|SQLITE_\w+|\bpsycopg2?\b|syntax error at or near|ORA-\d{5}|"
+            r"\bSELECT\b[^\n]{1,200}\bFROM\b|\bINSERT INTO\b|\bUPDATE\b \w+ SET\b",
+        ),
+        (
+            "a server file path",
+            r"/site-packages/|/usr/(?:local/)?lib/python\d|node_modules/|/home/\w+/|/var/www/|[A-Z]:\\\\(?:Users|inetpub)\\\\",
+        ),
+        ("a debug page", r"Werkzeug Debugger|Whitelabel Error Page|<title>[^<]*(?:Exception|Error) at /"),
+    )
+)
+
+
+def _error_probes(ctx: CheckContext, device: Device) -> Iterator[Exchange]:
+    """Requests that make a target fail in its less travelled paths."""
+    profile = ctx.profile
+    login = profile.login.endpoint
+    json_headers = {"Content-Type": "application/json"}
+    yield device.call_protected("tokenconform.not-a.token")
+    yield device.call_protected(
+        f"{jwt_probes.encode_json({'alg': 'HS256'})}.{jwt_probes.encode_json({'exp': 'x'})}.AAAA"
+    )
+    yield device.refresh_exchange("tokenconform.not-a.token")
+    yield device.send(
+        login.method, login.path, headers=json_headers, raw_body=b'{"email": ', presented="malformed JSON"
+    )
+    yield device.send(login.method, login.path, headers=json_headers, raw_body=b"[1, 2", presented="malformed JSON")
+    yield device.send(
+        login.method,
+        login.path,
+        json_body={profile.login.username_field: {"$ne": None}, profile.login.password_field: ["x"]},
+        presented="wrongly typed fields",
+    )
+    yield device.send("GET", f"/tokenconform-no-such-route-{secrets.token_hex(4)}", presented="unknown route")
+    yield device.send("DELETE", profile.protected.endpoint.path, presented="unexpected method")
+
+
+# ASVS 5.0 V16.5.1: "Verify that a generic message is returned to the consumer when an unexpected
+# or security-sensitive error occurs, ensuring no exposure of sensitive internal system data such
+# as stack traces, queries, secret keys, and tokens."
+@requirement("RBS-02")
+def error_bodies_leak_no_internals(ctx: CheckContext) -> None:
+    """4xx and 5xx bodies show no stack trace, file path, SQL or JWT-library internals."""
+    device = ctx.new_device(User("tokenconform-nobody", "nobody@tokenconform.invalid", "x"), label="prober")
+    for response in _error_probes(ctx, device):
+        if response.status < 400:
+            continue
+        for name, pattern in _LEAKS:
+            match = pattern.search(response.text)
+            expect.that(
+                match is None,
+                f"an error body ({response.status} to {response.presented or response.method}) shows {name}",
+                expected="a generic error message",
+                actual=f"…{response.text[max(0, match.start() - 40) : match.end() + 40]}…" if match else "",
+                exchanges=[response],
+            )
+
+
+# ---------------------------------------------------------------- RBS-03
+
+
+def _both_sources(device: Device, ctx: CheckContext, *, body_token: str, cookie_token: str) -> Exchange:
+    """One refresh request carrying a token in the body and another in the cookie."""
+    spec = ctx.profile.refresh
+    cookie_name = ctx.profile.tokens_refresh.cookie
+    body = dict(spec.extra)
+    body[spec.field] = body_token
+    csrf = ctx.profile.csrf
+    headers = {csrf.header: device.jar[csrf.refresh_cookie]} if csrf and csrf.refresh_cookie in device.jar else {}
+    # Device has no public "present two ways at once" call; _post_endpoint adds encoding and client auth.
+    return device._post_endpoint(
+        spec.endpoint,
+        body,
+        headers=headers,
+        cookies={cookie_name: cookie_token},
+        omit=[cookie_name],
+        presented=f"body {spec.field}={shorten(body_token)} and cookie {cookie_name}={shorten(cookie_token)}",
+    )
+
+
+# RFC 6750 §2: "Clients MUST NOT use more than one method to transmit the token in each request."
+@requirement("RBS-03")
+def conflicting_refresh_sources_cannot_bypass_reuse_detection(ctx: CheckContext) -> None:
+    """A used refresh token beside a valid one (body and cookie, both orders) is refused and counts as reuse."""
+    profile = ctx.profile
+    if not {"cookie", "body"} <= set(profile.refresh.present):
+        raise CheckSkipped(
+            "the profile declares one way to present a refresh token (refresh.present), so no conflict can arise"
+        )
+    policy = profile.policy
+    for used_in, valid_in in (("body", "cookie"), ("cookie", "body")):
+        device = ctx.new_device()
+        first = device.login()
+        second = device.refresh(first.refresh_token)
+        used, valid = first.refresh_token, second.refresh_token
+        sources = {used_in: used, valid_in: valid}
+        response = _both_sources(device, ctx, body_token=sources["body"], cookie_token=sources["cookie"])
+        ctx.require_unexpired(first.refresh_claims, response.sent_at, "the used refresh token")
+        expect.rejected(
+            response,
+            because=f"a used refresh token in the {used_in} was let through beside a valid one in the {valid_in}",
+        )
+        if not policy.reuse_detection or policy.concurrent_refresh_grace:
+            continue
+        # RFC 9700 §4.14.2: a replayed token revokes its family; presenting it beside a valid one
+        # must not dodge that, so the newest token of the family is dead now.
+        after = device.refresh_exchange(valid, via=valid_in)
+        ctx.require_unexpired(second.refresh_claims, after.sent_at, "the newest refresh token")
+        expect.rejected(
+            after,
+            because=f"a used refresh token presented in the {used_in} beside a valid one escaped reuse detection: "
+            "the family's newest refresh token still works",
+            statuses=policy.refresh_rejection_status,
+        )
+
+
+# ---------------------------------------------------------------- RBS-04
+
+#: ASVS 5.0 V3.4.1: HSTS "with a maximum age of at least 1 year"
+HSTS_MIN_AGE = 31_536_000
+_MAX_AGE = re.compile(r"(?:^|;)\s*max-age\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
+
+
+# RFC 6749 §10.4: "Refresh tokens MUST only be transmitted using TLS as described in Section 1.6
+# with server authentication as defined by [RFC2818]."
+@requirement("RBS-04")
+def tokens_travel_over_tls_with_hsts(ctx: CheckContext) -> None:
+    """An https target's token and protected responses carry Strict-Transport-Security max-age >= 1 year."""
+    target = ctx.config.target
+    if urlsplit(target).scheme.lower() != "https":
+        raise CheckSkipped(
+            f"the target {target} is plain http: TLS and HSTS can only be checked on an https deployment "
+            "(run with --target https://…)"
+        )
+    device = ctx.new_device()
+    tokens = device.login()
+    protected = device.call_protected(tokens.access_token)
+    for what, exchange in (("login", tokens.exchange), ("protected resource", protected)):
+        value = exchange.header("strict-transport-security") or ""
+        match = _MAX_AGE.search(value)
+        age = int(match.group(1)) if match else -1
+        expect.that(
+            age >= HSTS_MIN_AGE,
+            f"the {what} response does not pin the browser to https for a year",
+            expected=f"Strict-Transport-Security: max-age >= {HSTS_MIN_AGE}",
+            actual=f"Strict-Transport-Security: {value or '(absent)'}",
+            exchanges=[exchange],
+        )
+
+
+# ---------------------------------------------------------------- RBS-05
+
+#: RFC 9110 §15.5.14 (413); the catalogue's limit for token endpoints is 64 KiB
+OVERSIZED_BYTES = 70 * 1024
+
+
+# ASVS 5.0 V16.5.3: "Verify that the application fails gracefully and securely, including when an
+# exception occurs, preventing fail-open conditions such as processing a transaction despite
+# errors resulting from validation logic."
+@requirement("RBS-05")
+def malformed_and_oversized_requests_get_client_errors(ctx: CheckContext) -> None:
+    """Malformed JSON, wrongly typed fields and bodies over 64 KiB at login and refresh get 4xx."""
+    profile = ctx.profile
+    device = ctx.new_device(User("tokenconform-nobody", "nobody@tokenconform.invalid", "x"), label="prober")
+    login, refresh = profile.login, profile.refresh
+    padding = "x" * OVERSIZED_BYTES
+    for what, endpoint, field, wrong_types in (
+        (
+            "login",
+            login.endpoint,
+            login.username_field,
+            {login.username_field: 12345, login.password_field: ["x", "y"]},
+        ),
+        ("refresh", refresh.endpoint, refresh.field, {refresh.field: {"token": 12345}}),
+    ):
+        probes: list[tuple[str, dict[str, str], bytes]] = []
+        if endpoint.encoding == "json":
+            json_type = {"Content-Type": "application/json"}
+            probes += [
+                ("malformed JSON", json_type, b'{"' + field.encode() + b'": "a@b.c", '),
+                ("JSON that is not an object", json_type, b'"just a string"'),
+                ("wrongly typed fields", json_type, json.dumps(wrong_types).encode()),
+                (f"a {OVERSIZED_BYTES // 1024} KiB body", json_type, json.dumps({field: padding}).encode()),
+            ]
+        else:
+            form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+            probes += [(f"a {OVERSIZED_BYTES // 1024} KiB body", form_type, f"{field}={padding}".encode())]
+        for label, headers, body in probes:
+            response = device.send(endpoint.method, endpoint.path, headers=headers, raw_body=body, presented=label)
+            expect.rejected(response, because=f"{label} at {what} was not refused with 4xx")
