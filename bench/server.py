@@ -543,7 +543,7 @@ def run(args: argparse.Namespace) -> int:
     generator = (
         f"wrk ({subprocess.run(['wrk', '--version'], capture_output=True, text=True).stdout.split()[1]}, Lua script)"
         if args.generator == "wrk"
-        else "python threads + http.client (fallback; wrk not found)"
+        else "python threads + http.client" + ("" if shutil.which("wrk") else " (fallback: wrk not found)")
     )
     out.write(
         f"load generator : {generator}, {args.connections} connections, keep-alive, loopback\n"
