@@ -81,6 +81,7 @@ def _expired_access_token_probe(
     _require_working(device, tokens)
     expired = ctx.expiry_deadline(exp)
     decisive = expired + allowance - ctx.clock() <= ctx.config.max_wait
+    device.close()  # hold no connection to the target through the wait (the device reconnects)
     yield ctx.wait_until(expired + allowance if decisive else expired, what)
     return device, tokens, exp, decisive
 
@@ -153,6 +154,7 @@ def refresh_tokens_have_an_absolute_lifetime(ctx: CheckContext) -> Generator[Wai
     latest_exp = _exp(chain[-1].refresh_claims, "refresh token")
     spacing = min(_ROTATION_SPACING, latest_exp - (ctx.server_now() + EXPIRY_SLACK))
     if spacing > 0:
+        device.close()  # hold no connection to the target through the wait (the device reconnects)
         yield ctx.wait_until(ctx.clock() + spacing, "spacing rotations to watch the refresh token's exp")
     for step in range(2):
         via = presentations[(step + 1) % len(presentations)]
@@ -244,6 +246,8 @@ def expired_refresh_token_is_rejected(ctx: CheckContext) -> Generator[Wait, None
         device = ctx.new_device()
         sessions.append((via, device, device.login()))
     deadline = max(ctx.expiry_deadline(_exp(tokens.refresh_claims, "refresh token")) for _, _, tokens in sessions)
+    for _, device, _ in sessions:
+        device.close()  # hold no connection to the target through the wait (the device reconnects)
     yield ctx.wait_until(deadline, "waiting for the refresh token to expire")
     for via, device, tokens in sessions:
         exp = _exp(tokens.refresh_claims, "refresh token")
@@ -292,6 +296,8 @@ def idle_refresh_token_is_rejected(ctx: CheckContext) -> Generator[Wait, None, N
                 f"the refresh token expires {exp - (ctx.skew or 0.0) - last_use:.0f} s after issue, before an idle "
                 f"timeout of {idle} s (policy.idle_timeout) could be told apart from its expiry"
             )
+    for _, device, _ in sessions:
+        device.close()  # hold no connection to the target through the wait (the device reconnects)
     yield ctx.wait_until(deadline, f"leaving the refresh token unused for policy.idle_timeout = {idle} s")
     for via, device, tokens in sessions:
         probe = device.refresh_exchange(tokens.refresh_token, via=via)

@@ -8,12 +8,33 @@ counts as revocation only while the token would otherwise still be valid (``requ
 from __future__ import annotations
 
 from collections.abc import Generator
+from types import TracebackType
 
 from .. import expect
-from ..client import Device, Exchange, Tokens
+from ..client import Device, Exchange, Tokens, User
 from ..context import EXPIRY_SLACK, CheckContext, Wait
 from ..errors import CheckSkipped, DeviationDeclared, TargetError
 from ..registry import requirement
+
+
+class _Devices:
+    """The devices one check uses, closed when it is done, so no check leaves connections open."""
+
+    def __init__(self, ctx: CheckContext) -> None:
+        self.ctx = ctx
+        self.made: list[Device] = []
+
+    def new(self, user: User | None = None, *, label: str) -> Device:
+        device = self.ctx.new_device(user, label=label)
+        self.made.append(device)
+        return device
+
+    def __enter__(self) -> _Devices:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        for device in self.made:
+            device.close()
 
 
 def _require_detection(ctx: CheckContext) -> None:
@@ -52,18 +73,21 @@ def replayed_refresh_token_is_rejected(ctx: CheckContext) -> Generator[Wait, Non
 
     With a declared retry grace window (policy.concurrent_refresh_grace), the replay comes after it.
     """
-    exchanged: list[tuple[str, Device, Tokens, Tokens]] = []
-    for via in ctx.profile.refresh.present:
-        client = ctx.new_device(label="client")
-        first = client.login()
-        exchanged.append((via, client, first, client.refresh(first.refresh_token, via=via)))
-    grace = ctx.profile.policy.concurrent_refresh_grace
-    if grace:
-        ctx.calibrate()
-        last = max(second.exchange.received_at for _, _, _, second in exchanged)
-        yield ctx.wait_until(last + grace + EXPIRY_SLACK, f"waiting out the declared {grace} s grace window")
-    for via, client, first, _ in exchanged:
-        _replay(ctx, ctx.new_device(client.user, label="attacker"), first, via, who="another client")
+    with _Devices(ctx) as devices:
+        exchanged: list[tuple[str, Device, Tokens, Tokens]] = []
+        for via in ctx.profile.refresh.present:
+            client = devices.new(label="client")
+            first = client.login()
+            exchanged.append((via, client, first, client.refresh(first.refresh_token, via=via)))
+        grace = ctx.profile.policy.concurrent_refresh_grace
+        if grace:
+            ctx.calibrate()
+            last = max(second.exchange.received_at for _, _, _, second in exchanged)
+            for _, client, _, _ in exchanged:
+                client.close()  # hold no connection to the target through the wait (the device reconnects)
+            yield ctx.wait_until(last + grace + EXPIRY_SLACK, f"waiting out the declared {grace} s grace window")
+        for via, client, first, _ in exchanged:
+            _replay(ctx, devices.new(client.user, label="attacker"), first, via, who="another client")
 
 
 # RFC 9700 §4.14.2: "The authorization server cannot determine which party submitted the invalid
@@ -73,19 +97,20 @@ def replayed_refresh_token_is_rejected(ctx: CheckContext) -> Generator[Wait, Non
 def reuse_revokes_family_after_legitimate_refresh(ctx: CheckContext) -> None:
     """The client exchanges R1 for R2; an attacker replays R1; then R2 is refused too."""
     _require_detection(ctx)
-    for via in ctx.profile.refresh.present:
-        client = ctx.new_device(label="client")
-        first = client.login()
-        second = client.refresh(first.refresh_token, via=via)
-        _replay(ctx, ctx.new_device(client.user, label="attacker"), first, via, who="the attacker")
-        _family_revoked(
-            ctx,
-            client,
-            second,
-            via,
-            because=f"after R1 was replayed (presented by {via}), the family was not revoked: the client's R2 "
-            "still refreshes",
-        )
+    with _Devices(ctx) as devices:
+        for via in ctx.profile.refresh.present:
+            client = devices.new(label="client")
+            first = client.login()
+            second = client.refresh(first.refresh_token, via=via)
+            _replay(ctx, devices.new(client.user, label="attacker"), first, via, who="the attacker")
+            _family_revoked(
+                ctx,
+                client,
+                second,
+                via,
+                because=f"after R1 was replayed (presented by {via}), the family was not revoked: the client's R2 "
+                "still refreshes",
+            )
 
 
 # RFC 9700 §4.14.2: "The authorization server cannot determine which party submitted the invalid
@@ -95,20 +120,21 @@ def reuse_revokes_family_after_legitimate_refresh(ctx: CheckContext) -> None:
 def reuse_revokes_family_after_attacker_refresh(ctx: CheckContext) -> None:
     """An attacker exchanges a stolen R1 for R2; the client then presents R1; R2 is refused."""
     _require_detection(ctx)
-    for via in ctx.profile.refresh.present:
-        client = ctx.new_device(label="client")
-        first = client.login()
-        attacker = ctx.new_device(client.user, label="attacker")
-        stolen = attacker.refresh(first.refresh_token, via=via)
-        _replay(ctx, client, first, via, who="the legitimate client")
-        _family_revoked(
-            ctx,
-            attacker,
-            stolen,
-            via,
-            because=f"after the client presented R1 again (by {via}), the family was not revoked: the attacker's R2 "
-            "still refreshes",
-        )
+    with _Devices(ctx) as devices:
+        for via in ctx.profile.refresh.present:
+            client = devices.new(label="client")
+            first = client.login()
+            attacker = devices.new(client.user, label="attacker")
+            stolen = attacker.refresh(first.refresh_token, via=via)
+            _replay(ctx, client, first, via, who="the legitimate client")
+            _family_revoked(
+                ctx,
+                attacker,
+                stolen,
+                via,
+                because=f"after the client presented R1 again (by {via}), the family was not revoked: "
+                "the attacker's R2 still refreshes",
+            )
 
 
 # RFC 6819 §5.2.2.3: "Since the authorization server cannot determine whether the attacker or the
@@ -118,25 +144,26 @@ def reuse_revokes_family_after_attacker_refresh(ctx: CheckContext) -> None:
 def reuse_revokes_family_access_tokens(ctx: CheckContext) -> None:
     """After reuse detection, the family's access tokens (old and newest) are refused at once."""
     _require_detection(ctx)
-    client = ctx.new_device(label="client")
-    first = client.login()
-    second = client.refresh(first.refresh_token)
-    _replay(
-        ctx, ctx.new_device(client.user, label="attacker"), first, ctx.profile.refresh.present[0], who="the attacker"
-    )
-    probes: list[tuple[str, Tokens, Exchange]] = []
-    for what, tokens in (("newest", second), ("first", first)):
-        for via in ctx.profile.protected.present:
-            probe = client.call_protected(tokens.access_token, via=via)
-            ctx.require_unexpired(tokens.access_claims, probe.sent_at, f"the {what} access token")
-            probes.append((f"the family's {what} access token ({via})", tokens, probe))
-    # Judge only if the refresh family was revoked: otherwise there was no detection to follow
-    # (REU-02 reports that).
-    family = client.refresh_exchange(second.refresh_token)
-    if family.status in ctx.profile.refresh.endpoint.success_status:
-        raise CheckSkipped("the replay did not revoke the refresh family (see REU-02), so no detection to judge")
-    for what, _, probe in probes:
-        expect.rejected(probe, because=f"{what} still opens the protected resource after reuse was detected")
+    with _Devices(ctx) as devices:
+        client = devices.new(label="client")
+        first = client.login()
+        second = client.refresh(first.refresh_token)
+        _replay(
+            ctx, devices.new(client.user, label="attacker"), first, ctx.profile.refresh.present[0], who="the attacker"
+        )
+        probes: list[tuple[str, Tokens, Exchange]] = []
+        for what, tokens in (("newest", second), ("first", first)):
+            for via in ctx.profile.protected.present:
+                probe = client.call_protected(tokens.access_token, via=via)
+                ctx.require_unexpired(tokens.access_claims, probe.sent_at, f"the {what} access token")
+                probes.append((f"the family's {what} access token ({via})", tokens, probe))
+        # Judge only if the refresh family was revoked: otherwise there was no detection to follow
+        # (REU-02 reports that).
+        family = client.refresh_exchange(second.refresh_token)
+        if family.status in ctx.profile.refresh.endpoint.success_status:
+            raise CheckSkipped("the replay did not revoke the refresh family (see REU-02), so no detection to judge")
+        for what, _, probe in probes:
+            expect.rejected(probe, because=f"{what} still opens the protected resource after reuse was detected")
 
 
 # RFC 9700 §4.14.2: "The previous refresh token is invalidated, but information about the
@@ -145,20 +172,21 @@ def reuse_revokes_family_access_tokens(ctx: CheckContext) -> None:
 def older_generation_reuse_revokes_family(ctx: CheckContext) -> None:
     """After R1 -> R2 -> R3, R1 replayed is refused and R3 is revoked with it."""
     _require_detection(ctx)
-    for via in ctx.profile.refresh.present:
-        client = ctx.new_device(label="client")
-        first = client.login()
-        second = client.refresh(first.refresh_token, via=via)
-        third = client.refresh(second.refresh_token, via=via)
-        _replay(ctx, ctx.new_device(client.user, label="attacker"), first, via, who="the attacker")
-        _family_revoked(
-            ctx,
-            client,
-            third,
-            via,
-            because=f"after the two-generations-old R1 was replayed (presented by {via}), the family was not revoked: "
-            "R3 still refreshes",
-        )
+    with _Devices(ctx) as devices:
+        for via in ctx.profile.refresh.present:
+            client = devices.new(label="client")
+            first = client.login()
+            second = client.refresh(first.refresh_token, via=via)
+            third = client.refresh(second.refresh_token, via=via)
+            _replay(ctx, devices.new(client.user, label="attacker"), first, via, who="the attacker")
+            _family_revoked(
+                ctx,
+                client,
+                third,
+                via,
+                because=f"after the two-generations-old R1 was replayed (presented by {via}), "
+                "the family was not revoked: R3 still refreshes",
+            )
 
 
 # RFC 9700 §4.14.2: "This can enable an authorization server to efficiently determine the grant to
@@ -166,29 +194,30 @@ def older_generation_reuse_revokes_family(ctx: CheckContext) -> None:
 @requirement("REU-06")
 def reuse_revocation_is_scoped_to_the_family(ctx: CheckContext) -> None:
     """Reuse in one session of a user leaves the same user's other session working."""
-    laptop = ctx.new_device(label="laptop")
-    phone = ctx.new_device(laptop.user, label="phone")
-    phone_tokens = phone.login()
-    first = laptop.login()
-    second = laptop.refresh(first.refresh_token)
-    via = ctx.profile.refresh.present[0]
-    _replay(ctx, ctx.new_device(laptop.user, label="attacker"), first, via, who="the attacker")
-    revoked = laptop.refresh_exchange(second.refresh_token, via=via)
-    if revoked.status in ctx.profile.refresh.endpoint.success_status:
-        raise CheckSkipped("the replay did not revoke its own family (see REU-02), so its scope cannot be judged")
-    for where in ctx.profile.protected.present:
-        still = phone.call_protected(phone_tokens.access_token, via=where)
-        ctx.require_unexpired(phone_tokens.access_claims, still.sent_at, "the other session's access token")
+    with _Devices(ctx) as devices:
+        laptop = devices.new(label="laptop")
+        phone = devices.new(laptop.user, label="phone")
+        phone_tokens = phone.login()
+        first = laptop.login()
+        second = laptop.refresh(first.refresh_token)
+        via = ctx.profile.refresh.present[0]
+        _replay(ctx, devices.new(laptop.user, label="attacker"), first, via, who="the attacker")
+        revoked = laptop.refresh_exchange(second.refresh_token, via=via)
+        if revoked.status in ctx.profile.refresh.endpoint.success_status:
+            raise CheckSkipped("the replay did not revoke its own family (see REU-02), so its scope cannot be judged")
+        for where in ctx.profile.protected.present:
+            still = phone.call_protected(phone_tokens.access_token, via=where)
+            ctx.require_unexpired(phone_tokens.access_claims, still.sent_at, "the other session's access token")
+            expect.accepted(
+                still, because=f"reuse in one session also ended the user's other session (its access token, {where})"
+            )
+        refreshed = phone.refresh_exchange(phone_tokens.refresh_token, via=via)
+        ctx.require_unexpired(phone_tokens.refresh_claims, refreshed.sent_at, "the other session's refresh token")
         expect.accepted(
-            still, because=f"reuse in one session also ended the user's other session (its access token, {where})"
+            refreshed,
+            because="reuse in one session also ended the user's other session (its refresh token)",
+            statuses=ctx.profile.refresh.endpoint.success_status,
         )
-    refreshed = phone.refresh_exchange(phone_tokens.refresh_token, via=via)
-    ctx.require_unexpired(phone_tokens.refresh_claims, refreshed.sent_at, "the other session's refresh token")
-    expect.accepted(
-        refreshed,
-        because="reuse in one session also ended the user's other session (its refresh token)",
-        statuses=ctx.profile.refresh.endpoint.success_status,
-    )
 
 
 # RFC 9700 §4.14.2: "The previous refresh token is invalidated, but information about the
@@ -202,29 +231,31 @@ def grace_window_retry_never_branches(ctx: CheckContext) -> None:
             "the profile declares no retry grace window (policy.concurrent_refresh_grace = 0): "
             "REU-01 holds every replay to strict rotation"
         )
-    for via in ctx.profile.refresh.present:
-        client = ctx.new_device(label="client")
-        first = client.login()
-        second = client.refresh(first.refresh_token, via=via)
-        retry = ctx.new_device(client.user, label="retry").refresh_exchange(first.refresh_token, via=via)
-        if retry.sent_at - second.exchange.received_at >= grace:
-            raise TargetError(
-                f"the retry went out {retry.sent_at - second.exchange.received_at:.1f} s after the refresh, "
-                f"outside the declared {grace} s grace window; no verdict"
+    with _Devices(ctx) as devices:
+        for via in ctx.profile.refresh.present:
+            client = devices.new(label="client")
+            first = client.login()
+            second = client.refresh(first.refresh_token, via=via)
+            retry = devices.new(client.user, label="retry").refresh_exchange(first.refresh_token, via=via)
+            if retry.sent_at - second.exchange.received_at >= grace:
+                raise TargetError(
+                    f"the retry went out {retry.sent_at - second.exchange.received_at:.1f} s after the refresh, "
+                    f"outside the declared {grace} s grace window; no verdict"
+                )
+            if retry.status not in ctx.profile.refresh.endpoint.success_status:
+                expect.rejected(
+                    retry,
+                    because=f"a retry within the grace window (presented by {via}) got neither the successor "
+                    "nor a refusal",
+                    statuses=ctx.profile.policy.refresh_rejection_status,
+                )
+                continue
+            again = client.tokens_from(retry, what="retried refresh")
+            expect.that(
+                again.refresh_token == second.refresh_token,
+                f"a retry of R1 within the {grace} s grace window (presented by {via}) returned another refresh token: "
+                "a second branch of the family",
+                expected="the same successor R2, or a refusal",
+                actual="a refresh token different from R2",
+                exchanges=[second.exchange, retry],
             )
-        if retry.status not in ctx.profile.refresh.endpoint.success_status:
-            expect.rejected(
-                retry,
-                because=f"a retry within the grace window (presented by {via}) got neither the successor nor a refusal",
-                statuses=ctx.profile.policy.refresh_rejection_status,
-            )
-            continue
-        again = client.tokens_from(retry, what="retried refresh")
-        expect.that(
-            again.refresh_token == second.refresh_token,
-            f"a retry of R1 within the {grace} s grace window (presented by {via}) returned another refresh token: "
-            "a second branch of the family",
-            expected="the same successor R2, or a refusal",
-            actual="a refresh token different from R2",
-            exchanges=[second.exchange, retry],
-        )

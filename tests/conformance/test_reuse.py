@@ -1,0 +1,126 @@
+"""Reuse checks: each passes on the reference server and fails on its one defect."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+import pytest
+
+from conformance.profile import Profile, load_profile
+from conformance.results import Outcome
+from reference_server.sessions import IssuedTokens, SessionService
+from tests.broken._service import app_with
+
+from .conftest import assert_outcome, run_against
+
+#: The retry grace window of RetryGrace, and the one the grace profile declares.
+GRACE = 5
+
+
+def grace_profile() -> Profile:
+    reference = load_profile("reference")
+    return dataclasses.replace(reference, policy=dataclasses.replace(reference.policy, concurrent_refresh_grace=GRACE))
+
+
+class RetryGrace(SessionService):
+    """A correct retry grace window: a retried refresh within GRACE s gets the successor already issued.
+
+    Not a broken variant: it shows the grace-aware checks (REU-01, REU-07, CON-01) passing on a
+    target that answers several refreshes of one token, always with the same successor.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.answered: dict[str, tuple[float, IssuedTokens]] = {}
+        self.lock = threading.Lock()
+
+    def refresh(self, refresh_token: str | None) -> IssuedTokens:
+        with self.lock:
+            known = self.answered.get(refresh_token or "")
+            if known is not None and self.clock() - known[0] < GRACE:
+                return known[1]
+            issued = super().refresh(refresh_token)
+            self.answered[refresh_token or ""] = (self.clock(), issued)
+            return issued
+
+
+retry_grace_app = app_with(RetryGrace)
+
+
+@pytest.mark.parametrize("requirement_id", ["REU-01", "REU-02", "REU-03", "REU-04", "REU-05", "REU-06"])
+def test_passes_on_reference_server(reference_results, requirement_id):
+    assert_outcome(reference_results[requirement_id], Outcome.PASSED)
+
+
+def test_grace_retry_is_skipped_without_a_declared_grace(reference_results):
+    result = reference_results["REU-07"]
+    assert_outcome(result, Outcome.SKIPPED)
+    assert "policy.concurrent_refresh_grace" in result.message
+
+
+@pytest.mark.parametrize(
+    ("defect", "requirement_ids"),
+    [
+        ("no_reuse_detection", ["REU-01"]),
+        ("reuse_rejected_without_family_revocation", ["REU-02", "REU-03", "REU-05"]),
+        ("reuse_keeps_access_tokens_alive", ["REU-04"]),
+        ("reuse_detection_forgets_older_generations", ["REU-05"]),
+        ("reuse_revokes_all_user_sessions", ["REU-06"]),
+    ],
+)
+def test_fails_on_its_defect(defect, requirement_ids):
+    results = run_against(requirement_ids, defect=defect)
+    for requirement_id in requirement_ids:
+        assert_outcome(results[requirement_id], Outcome.FAILED)
+
+
+def test_forgetting_older_generations_fails_only_the_older_generation_check():
+    results = run_against(["REU-02", "REU-03", "REU-05"], defect="reuse_detection_forgets_older_generations")
+    assert_outcome(results["REU-02"], Outcome.PASSED)
+    assert_outcome(results["REU-03"], Outcome.PASSED)
+    assert_outcome(results["REU-05"], Outcome.FAILED)
+
+
+def test_declared_lack_of_reuse_detection_is_reported_as_declared():
+    reference = load_profile("reference")
+    profile = dataclasses.replace(reference, policy=dataclasses.replace(reference.policy, reuse_detection=False))
+    results = run_against(["REU-02", "REU-03", "REU-04", "REU-05"], profile=profile)
+    for result in results.values():
+        assert_outcome(result, Outcome.DECLARED)
+
+
+def test_grace_retry_refused_by_a_strict_server_passes():
+    # Within the declared window the target may refuse the retry: the reference server does.
+    assert_outcome(run_against(["REU-07"], profile=grace_profile())["REU-07"], Outcome.PASSED)
+
+
+def test_grace_retry_answered_with_the_same_successor_passes():
+    result = run_against(["REU-07"], app_factory=retry_grace_app, profile=grace_profile())["REU-07"]
+    assert_outcome(result, Outcome.PASSED)
+
+
+def test_grace_retry_that_branches_the_family_fails():
+    result = run_against(["REU-07"], defect="grace_window_branches_family", profile=grace_profile())["REU-07"]
+    assert_outcome(result, Outcome.FAILED)
+
+
+@pytest.mark.slow
+def test_replay_after_the_declared_grace_window_is_rejected():
+    # REU-01 waits the declared window out, then the replay must be refused. The refresh token
+    # must outlive the window, or its rejection would only show expiry (an error, not a pass).
+    result = run_against(
+        ["REU-01"], app_factory=retry_grace_app, profile=grace_profile(), settings={"refresh_ttl": 30}
+    )["REU-01"]
+    assert_outcome(result, Outcome.PASSED)
+    assert result.duration_s < GRACE  # the wait itself is not counted as the check's work
+
+
+@pytest.mark.slow
+def test_rejection_of_an_expired_token_is_an_error_not_a_pass():
+    # With the embedded 6 s refresh TTL the token has expired once the 5 s window (plus slack) is
+    # waited out: its rejection shows expiry, not reuse detection, so there is no verdict.
+    result = run_against(["REU-01"], app_factory=retry_grace_app, profile=grace_profile())["REU-01"]
+    assert_outcome(result, Outcome.ERROR)
+    assert "expired" in result.message
