@@ -184,7 +184,7 @@ def cookie_access_tokens_have_csrf_protection(ctx: CheckContext) -> None:
     samesite = (cookie.samesite or "").lower() if cookie is not None else ""
     described = f"SameSite={cookie.samesite}" if cookie is not None and cookie.samesite else "no SameSite attribute"
     if samesite in ("lax", "strict"):
-        return  # RFC 6265bis §8.8.1: the browser withholds the cookie from cross-site POSTs
+        return  # RFC 6265bis §8.8 (SameSite): browsers withhold the cookie from cross-site POSTs
     logout = profile.logout
     if logout is None or logout.token != "access" or "cookie" not in logout.present:
         raise CheckSkipped(
