@@ -1,1 +1,253 @@
-"""concurrency checks (being written)."""
+"""Concurrency: racing requests never fork a refresh family, outlive a logout, or merge sessions.
+
+Each racing request goes out on its own device (own connection, own cookie jar), created and
+connected before a ``threading.Barrier`` releases them together. A race is probabilistic, so the
+refresh races run ``ctx.config.rounds`` times, each on a fresh login. Verdicts are drawn from what
+is alive afterwards, each token probed with its own fresh request.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from functools import partial
+from types import TracebackType
+from typing import TypeVar
+
+from .. import expect
+from ..client import Device, Exchange, Tokens, User
+from ..context import CheckContext
+from ..errors import CheckSkipped, TargetError
+from ..registry import requirement
+
+T = TypeVar("T")
+
+#: Seconds a racer waits at the barrier for the others before the race is called off.
+_BARRIER_TIMEOUT = 30.0
+
+
+class _Devices:
+    """The devices one check (or round) uses, closed when it is done, so no connections pile up."""
+
+    def __init__(self, ctx: CheckContext) -> None:
+        self.ctx = ctx
+        self.made: list[Device] = []
+
+    def new(self, user: User | None = None, *, label: str) -> Device:
+        device = self.ctx.new_device(user, label=label)
+        self.made.append(device)
+        return device
+
+    def __enter__(self) -> _Devices:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        for device in self.made:
+            device.close()
+
+
+def _race(actions: Sequence[Callable[[], T]]) -> list[T]:
+    """Run ``actions`` in threads released together by a barrier; their results, in order.
+
+    The first exception any of them raised is re-raised here, after every thread has finished.
+    """
+    barrier = threading.Barrier(len(actions), timeout=_BARRIER_TIMEOUT)
+    results: list[T | None] = [None] * len(actions)
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = actions[index]()
+        except BaseException as exc:  # noqa: BLE001 - handed to the check's thread below
+            barrier.abort()
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,), name=f"tokenconform-racer-{i}") for i in range(len(actions))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    real = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)]
+    if real or errors:
+        raise (real or errors)[0]
+    return [r for r in results if r is not None]
+
+
+def _connect(devices: Sequence[Device], tokens: Tokens) -> None:
+    """Open each device's connection before the race, so the barrier releases requests, not handshakes."""
+    for device in devices:
+        device.call_protected(tokens.access_token)
+
+
+def _no_server_error(exchanges: Sequence[Exchange], what: str) -> None:
+    for exchange in exchanges:
+        if exchange.status >= 500:
+            # A request that failed on the server may still have committed a rotation we cannot see.
+            raise TargetError(
+                f"{what} answered {exchange.status}: whether it rotated the token cannot be told, so no verdict",
+                evidence=[exchange.describe()],
+            )
+
+
+def _still_refreshes(ctx: CheckContext, devices: _Devices, user: User, refresh_token: str) -> Exchange:
+    """Present ``refresh_token`` from a fresh device; the exchange (success means alive)."""
+    return devices.new(user, label="probe").refresh_exchange(refresh_token)
+
+
+# RFC 9700 §4.14.2: "The previous refresh token is invalidated, but information about the
+# relationship is retained by the authorization server."
+@requirement("CON-01")
+def concurrent_refreshes_leave_one_live_successor(ctx: CheckContext) -> None:
+    """N concurrent refreshes with one token leave at most one live successor, over several rounds.
+
+    A target whose reuse detection then revokes the whole family (the losers presented a used
+    token) leaves none, which is correct. With a declared grace window, several successes are
+    allowed only if they all carry the same successor.
+    """
+    racers = max(2, ctx.config.concurrency)
+    grace = ctx.profile.policy.concurrent_refresh_grace
+    success = ctx.profile.refresh.endpoint.success_status
+    presentations = ctx.profile.refresh.present
+    for round_number in range(1, max(1, ctx.config.rounds) + 1):
+        via = presentations[(round_number - 1) % len(presentations)]
+        with _Devices(ctx) as devices:
+            owner = devices.new(label="owner")
+            tokens = owner.login()
+            clients = [devices.new(owner.user, label=f"racer-{i}") for i in range(racers)]
+            _connect(clients, tokens)
+            answers = _race([partial(client.refresh_exchange, tokens.refresh_token, via=via) for client in clients])
+            _no_server_error(answers, "a concurrent refresh")
+            winners = [a for a in answers if a.status in success]
+            successors: dict[str, Exchange] = {}
+            for answer in winners:
+                successors.setdefault(owner.tokens_from(answer, what="concurrent refresh").refresh_token, answer)
+            where = f"round {round_number} of {racers} concurrent refreshes (presented by {via})"
+            if grace:
+                expect.that(
+                    len(successors) <= 1,
+                    f"{where}: {len(winners)} succeeded with {len(successors)} different refresh tokens",
+                    expected=f"every success within the declared {grace} s grace window carries the same successor",
+                    actual=f"{len(successors)} distinct successors",
+                    exchanges=list(successors.values())[:4],
+                )
+            alive = {
+                token: probe
+                for token, probe in ((t, _still_refreshes(ctx, devices, owner.user, t)) for t in successors)
+                if probe.status in success
+            }
+            expect.that(
+                len(alive) <= 1,
+                f"{where}: {len(winners)} succeeded and {len(alive)} of their successors still refresh: "
+                "the family forked into live branches",
+                expected="at most one live successor",
+                actual=f"{len(alive)} live successors out of {len(successors)} issued",
+                exchanges=[successors[t] for t in list(alive)[:3]] + list(alive.values())[:3],
+            )
+
+
+# ASVS 5.0 V7.4.1: "Verify that when session termination is triggered (such as logout or
+# expiration), the application disallows any further use of the session."
+@requirement("CON-02")
+def logout_racing_refresh_leaves_no_live_token(ctx: CheckContext) -> None:
+    """Logout and refresh of one session fired together: afterwards no refresh token from either works.
+
+    Access tokens too, when the profile says they die at logout (policy.access_token_revoked_at_logout).
+    """
+    spec = ctx.profile.logout
+    if spec is None:
+        raise CheckSkipped("the profile declares no [logout] endpoint")
+    success = ctx.profile.refresh.endpoint.success_status
+    rejection = ctx.profile.policy.refresh_rejection_status
+    presentations = ctx.profile.refresh.present
+    judged = 0
+    for round_number in range(1, max(1, ctx.config.rounds) + 1):
+        via = presentations[(round_number - 1) % len(presentations)]
+        with _Devices(ctx) as devices:
+            owner = devices.new(label="owner")
+            tokens = owner.login()
+            leaver = devices.new(owner.user, label="logout")
+            refresher = devices.new(owner.user, label="refresh")
+            _connect([leaver, refresher], tokens)
+            logout, refresh = _race(
+                [
+                    partial(leaver.logout_exchange, tokens),
+                    partial(refresher.refresh_exchange, tokens.refresh_token, via=via),
+                ]
+            )
+            _no_server_error([logout, refresh], "the racing logout or refresh")
+            if logout.status not in spec.endpoint.success_status:
+                # A logout refused because the refresh used its token first ended nothing, and the
+                # client knows it: this round shows no race.
+                continue
+            judged += 1
+            where = f"round {round_number}: after a logout raced a refresh (presented by {via})"
+            issued = [tokens]
+            if refresh.status in success:
+                issued.insert(0, owner.tokens_from(refresh, what="racing refresh"))
+            # The newest first: probing the used token first could revoke the newest as reuse.
+            for generation in issued:
+                probe = _still_refreshes(ctx, devices, owner.user, generation.refresh_token)
+                ctx.require_unexpired(generation.refresh_claims, probe.sent_at, "the refresh token")
+                expect.rejected(
+                    probe,
+                    because=f"{where}, the refresh token from the "
+                    f"{'racing refresh' if generation is not tokens else 'login'} still works",
+                    statuses=rejection,
+                )
+            if ctx.profile.policy.access_token_revoked_at_logout:
+                for generation in issued:
+                    for way in ctx.profile.protected.present:
+                        probe = devices.new(owner.user, label="probe").call_protected(generation.access_token, via=way)
+                        ctx.require_unexpired(generation.access_claims, probe.sent_at, "the access token")
+                        expect.rejected(probe, because=f"{where}, an access token still works ({way})")
+    if not judged:
+        raise TargetError(
+            f"in {ctx.config.rounds} rounds the logout never succeeded while racing a refresh, so no race was seen"
+        )
+
+
+# ASVS 5.0 V7.1.2: "Verify that the documentation defines how many concurrent (parallel) sessions
+# are allowed for one account as well as the intended behaviors and actions to be taken when the
+# maximum number of active sessions is reached."
+@requirement("CON-03")
+def parallel_logins_create_independent_sessions(ctx: CheckContext) -> None:
+    """N concurrent logins of one user each succeed with distinct tokens, and every one of them works."""
+    count = max(2, ctx.config.concurrency)
+    with _Devices(ctx) as devices:
+        user = ctx.new_user()
+        clients = [devices.new(user, label=f"login-{i}") for i in range(count)]
+        answers = _race([client.login_exchange for client in clients])
+        _no_server_error(answers, "a concurrent login")
+        for answer in answers:
+            expect.accepted(
+                answer,
+                because=f"one of {count} concurrent logins of the same user failed",
+                statuses=ctx.profile.login.endpoint.success_status,
+            )
+        sessions = [client.tokens_from(answer, what="login") for client, answer in zip(clients, answers, strict=True)]
+        for kind in ("access", "refresh"):
+            distinct = {getattr(s, f"{kind}_token") for s in sessions}
+            expect.that(
+                len(distinct) == count,
+                f"{count} concurrent logins of one user returned only {len(distinct)} distinct {kind} tokens",
+                expected=f"{count} distinct {kind} tokens (one session per login)",
+                actual=f"{len(distinct)} distinct",
+                exchanges=[s.exchange for s in sessions[:2]],
+            )
+        for client, tokens in zip(clients, sessions, strict=True):
+            for way in ctx.profile.protected.present:
+                probe = client.call_protected(tokens.access_token, via=way)
+                ctx.require_unexpired(tokens.access_claims, probe.sent_at, "the access token")
+                expect.accepted(
+                    probe, because=f"the access token of one of {count} parallel sessions was refused ({way})"
+                )
+        for number, (client, tokens) in enumerate(zip(clients, sessions, strict=True)):
+            via = ctx.profile.refresh.present[number % len(ctx.profile.refresh.present)]
+            probe = client.refresh_exchange(tokens.refresh_token, via=via)
+            ctx.require_unexpired(tokens.refresh_claims, probe.sent_at, "the refresh token")
+            expect.accepted(
+                probe,
+                because=f"the refresh token of one of {count} parallel sessions was refused (presented by {via})",
+                statuses=ctx.profile.refresh.endpoint.success_status,
+            )
