@@ -8,6 +8,7 @@ picked. ``start()`` returns at once; ``stop()`` closes every socket and joins th
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -29,6 +30,23 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # own limit, so the app can still answer an oversized body with its JSON 413, while a client
 # cannot make waitress spool a gigabyte (its default) to disk first.
 _MIN_WAITRESS_BODY_CAP = 1 << 20
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port``, closed again if binding fails.
+
+    Bound here rather than by waitress: when waitress's own bind fails (port in use), the socket
+    it created is left for the garbage collector, which is a ResourceWarning.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class ReferenceServer:
@@ -54,16 +72,21 @@ class ReferenceServer:
         address cannot be bound."""
         if self._server is not None:
             raise RuntimeError("ReferenceServer is already started")
-        self._server = create_server(
-            self.app,
-            host=self.settings.host,
-            port=self.settings.port,
-            threads=self.settings.threads,
-            ident="tokenconform",
-            max_request_body_size=max(_MIN_WAITRESS_BODY_CAP, 16 * self.settings.max_body_bytes),
-            # poll() has no FD_SETSIZE limit, unlike select().
-            asyncore_use_poll=True,
-        )
+        sock = _bind(self.settings.host, self.settings.port)
+        try:
+            server = create_server(
+                self.app,
+                sockets=[sock],
+                threads=self.settings.threads,
+                ident="tokenconform",
+                max_request_body_size=max(_MIN_WAITRESS_BODY_CAP, 16 * self.settings.max_body_bytes),
+                # poll() has no FD_SETSIZE limit, unlike select().
+                asyncore_use_poll=True,
+            )
+        except BaseException:
+            sock.close()
+            raise
+        self._server = server
         self._thread = threading.Thread(target=self._server.run, name=f"tokenconform-server-{self.port}", daemon=True)
         self._thread.start()
         return self
