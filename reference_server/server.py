@@ -72,19 +72,24 @@ class ReferenceServer:
         address cannot be bound."""
         if self._server is not None:
             raise RuntimeError("ReferenceServer is already started")
-        sock = _bind(self.settings.host, self.settings.port)
         try:
-            server = create_server(
-                self.app,
-                sockets=[sock],
-                threads=self.settings.threads,
-                ident="tokenconform",
-                max_request_body_size=max(_MIN_WAITRESS_BODY_CAP, 16 * self.settings.max_body_bytes),
-                # poll() has no FD_SETSIZE limit, unlike select().
-                asyncore_use_poll=True,
-            )
+            sock = _bind(self.settings.host, self.settings.port)
+            try:
+                server = create_server(
+                    self.app,
+                    sockets=[sock],
+                    threads=self.settings.threads,
+                    ident="tokenconform",
+                    max_request_body_size=max(_MIN_WAITRESS_BODY_CAP, 16 * self.settings.max_body_bytes),
+                    # poll() has no FD_SETSIZE limit, unlike select().
+                    asyncore_use_poll=True,
+                )
+            except BaseException:
+                sock.close()
+                raise
         except BaseException:
-            sock.close()
+            # A server that never started will not be stopped: release the store now.
+            self._close_app()
             raise
         self._server = server
         self._thread = threading.Thread(target=self._server.run, name=f"tokenconform-server-{self.port}", daemon=True)
@@ -114,9 +119,11 @@ class ReferenceServer:
         return f"http://{host}:{self.port}"
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Close the listening socket and every connection, and join the threads. Idempotent."""
+        """Close the listening socket and every connection, join the threads, and close the app's
+        store if this server created the app. Idempotent; the server cannot be started again."""
         server, thread = self._server, self._thread
         if server is None:
+            self._close_app()
             return
         self._server = self._thread = None
         # The wasyncore loop owns the sockets: close them from inside it (a trigger "thunk" runs
@@ -134,8 +141,13 @@ class ReferenceServer:
         if thread is not None:
             thread.join(timeout)
         server.task_dispatcher.shutdown(timeout=timeout)
+        self._close_app()
+
+    def _close_app(self) -> None:
         if self._owns_app:
-            # Bottle.close() closes its plugins, among them the store create_app opened.
+            # Bottle.close() closes its plugins, among them the store create_app opened; an app
+            # passed in belongs to the caller, who closes it.
+            self._owns_app = False
             self.app.close()
 
     def __enter__(self) -> ReferenceServer:
