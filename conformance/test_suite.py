@@ -1,0 +1,110 @@
+"""The only module pytest collects: one test per selected requirement, its ID in the node ID.
+
+PYTEST_DONT_REWRITE (outcomes are raised explicitly; there is no assert to rewrite).
+
+``test_requirement[ROT-01]``, so ``-k ROT-01``, ``-x`` and pytest's own ``--junitxml`` work. Run it with::
+
+    pytest --pyargs conformance.test_suite --tokenconform-target URL --tokenconform-profile NAME_OR_FILE
+
+The check itself runs in the ``check_result`` fixture (set-up), so that a check which could not
+judge the target is reported by pytest as an *error*, and only a broken requirement as *failed*
+(schemathesis's Failure vs SchemathesisError). How each outcome maps:
+
+- passed -> pass;
+- failed at a level that counts (``--tokenconform-level``) -> fail, with message, expected, actual;
+- failed at a level that does not count (a SHOULD or MAY at ``--tokenconform-level must``) -> xfail
+  with the message: reported, and pytest's exit status stays 0. Not a warning: many projects
+  (this one included) run with ``filterwarnings = error``, which would turn it into a failure;
+- skipped, declared, not checked -> skip, the reason prefixed "declared: " / "not checked: ";
+- error -> error in set-up.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from .plugin import OPT_PROFILE, OPT_TARGET, active_run
+
+if TYPE_CHECKING:
+    from .results import CheckResult
+
+INACTIVE_REASON = f"tokenconform: give {OPT_TARGET} URL and {OPT_PROFILE} NAME_OR_FILE to run the conformance suite"
+
+
+class CheckErrored(Exception):
+    """The check could not judge the target: pytest reports an *error*, not a failure."""
+
+    def __init__(self, result: CheckResult) -> None:
+        super().__init__(result.message)
+        self.result = result
+
+    def __str__(self) -> str:
+        return _describe(self.result)
+
+
+def _describe(result: CheckResult) -> str:
+    lines = [f"{result.id} ({result.requirement.level.value}) {result.requirement.title}: {result.message}"]
+    if result.expected:
+        lines.append(f"expected: {result.expected}")
+    if result.actual:
+        lines.append(f"actual:   {result.actual}")
+    for exchange in result.evidence:
+        lines.append("evidence: " + exchange.replace("\n", "\n          "))
+    return "\n".join(lines)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "requirement_id" not in metafunc.fixturenames:
+        return
+    run = active_run(metafunc.config)
+    if run is None:
+        # Collected without the suite's options (e.g. `pytest conformance/`): one visible skip.
+        metafunc.parametrize(
+            "requirement_id", [pytest.param("", id="not-configured", marks=pytest.mark.skip(reason=INACTIVE_REASON))]
+        )
+        return
+    ids = run.plan.requirement_ids
+    metafunc.parametrize("requirement_id", ids, ids=ids)
+
+
+@pytest.fixture
+def check_result(request: pytest.FixtureRequest, requirement_id: str) -> CheckResult:
+    """The requirement's CheckResult; a check that ended in error raises here, so pytest says *error*."""
+    __tracebackhide__ = True
+    from .results import Outcome
+
+    run = active_run(request.config)
+    assert run is not None  # parametrised only when active
+    result = run.result_for(requirement_id)
+    if result.outcome is Outcome.ERROR:
+        raise CheckErrored(result)
+    return result
+
+
+def test_requirement(check_result: CheckResult, request: pytest.FixtureRequest) -> None:
+    """One catalogue requirement, judged by its check."""
+    __tracebackhide__ = True
+    from .catalog import Level
+    from .errors import RequirementFailed
+    from .results import Outcome
+
+    result = check_result
+    run = active_run(request.config)
+    assert run is not None
+    outcome = result.outcome
+    if outcome is Outcome.PASSED:
+        return
+    if outcome is Outcome.FAILED:
+        threshold = Level.SHOULD if run.plan.level == "should" else Level.MUST
+        if result.fails_at(threshold):
+            raise RequirementFailed(_describe(result))
+        pytest.xfail(
+            f"{result.requirement.level.value} failure, not counted at level {run.plan.level}: {result.message}"
+        )
+    if outcome is Outcome.DECLARED:
+        pytest.skip(f"declared: {result.message}")
+    if outcome is Outcome.NOT_CHECKED:
+        pytest.skip(f"not checked: {result.message}")
+    pytest.skip(result.message or "skipped")
