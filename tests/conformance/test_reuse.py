@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from conformance.profile import Profile, load_profile
-from conformance.results import Outcome
+from conformance.results import CheckResult, Outcome
 from reference_server.sessions import IssuedTokens, SessionService
 from tests.broken._service import app_with
 
@@ -106,21 +107,32 @@ def test_grace_retry_that_branches_the_family_fails():
     assert_outcome(result, Outcome.FAILED)
 
 
+@pytest.fixture(scope="module")
+def grace_wait_results() -> dict[str, CheckResult]:
+    """REU-01 on the retry-grace server, which waits the 5 s window out: two runs side by side."""
+    scenarios = {
+        # The refresh token outlives the window: its rejection after it shows reuse detection.
+        "long_refresh_ttl": {"settings": {"refresh_ttl": 30}},
+        # The embedded 6 s refresh TTL ends within the window plus slack: a rejection shows expiry.
+        "short_refresh_ttl": {},
+    }
+    with ThreadPoolExecutor(max_workers=len(scenarios)) as pool:
+        futures = {
+            name: pool.submit(run_against, ["REU-01"], app_factory=retry_grace_app, profile=grace_profile(), **kwargs)
+            for name, kwargs in scenarios.items()
+        }
+        return {name: future.result()["REU-01"] for name, future in futures.items()}
+
+
 @pytest.mark.slow
-def test_replay_after_the_declared_grace_window_is_rejected():
-    # REU-01 waits the declared window out, then the replay must be refused. The refresh token
-    # must outlive the window, or its rejection would only show expiry (an error, not a pass).
-    result = run_against(
-        ["REU-01"], app_factory=retry_grace_app, profile=grace_profile(), settings={"refresh_ttl": 30}
-    )["REU-01"]
+def test_replay_after_the_declared_grace_window_is_rejected(grace_wait_results):
+    result = grace_wait_results["long_refresh_ttl"]
     assert_outcome(result, Outcome.PASSED)
     assert result.duration_s < GRACE  # the wait itself is not counted as the check's work
 
 
 @pytest.mark.slow
-def test_rejection_of_an_expired_token_is_an_error_not_a_pass():
-    # With the embedded 6 s refresh TTL the token has expired once the 5 s window (plus slack) is
-    # waited out: its rejection shows expiry, not reuse detection, so there is no verdict.
-    result = run_against(["REU-01"], app_factory=retry_grace_app, profile=grace_profile())["REU-01"]
+def test_rejection_of_an_expired_token_is_an_error_not_a_pass(grace_wait_results):
+    result = grace_wait_results["short_refresh_ttl"]
     assert_outcome(result, Outcome.ERROR)
     assert "expired" in result.message
