@@ -85,7 +85,6 @@ def check_result(request: pytest.FixtureRequest, requirement_id: str) -> CheckRe
 
 def test_requirement(check_result: CheckResult, request: pytest.FixtureRequest) -> None:
     """One catalogue requirement, judged by its check."""
-    __tracebackhide__ = True
     from .catalog import Level
     from .errors import RequirementFailed
     from .results import Outcome
