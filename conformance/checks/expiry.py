@@ -277,10 +277,7 @@ def idle_refresh_token_is_rejected(ctx: CheckContext) -> Generator[Wait, None, N
     """A refresh token left unused past the declared policy.idle_timeout is rejected."""
     idle = ctx.profile.policy.idle_timeout
     if idle <= 0:
-        raise CheckSkipped(
-            "the profile declares no policy.idle_timeout, so there is no idle limit to check; "
-            "declare it to enable this check"
-        )
+        raise CheckSkipped("the profile declares no policy.idle_timeout; declare the target's idle timeout to check it")
     ctx.calibrate()
     sessions: list[tuple[str, Device, Tokens]] = []
     for via in ctx.profile.refresh.present:

@@ -228,8 +228,8 @@ def grace_window_retry_never_branches(ctx: CheckContext) -> None:
     grace = ctx.profile.policy.concurrent_refresh_grace
     if grace <= 0:
         raise CheckSkipped(
-            "the profile declares no retry grace window (policy.concurrent_refresh_grace = 0): "
-            "REU-01 holds every replay to strict rotation"
+            "the profile declares no retry grace window (policy.concurrent_refresh_grace = 0); "
+            "REU-01 holds replays to strict rotation"
         )
     with _Devices(ctx) as devices:
         for via in ctx.profile.refresh.present:
