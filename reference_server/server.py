@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from waitress import wasyncore
 from waitress.server import create_server
 
 from .app import create_app
@@ -47,6 +48,23 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _close_dispatchers(server: Any, socket_map: dict[int, Any]) -> None:
+    """Close the listening socket and every connection in ``socket_map``, and empty it (which
+    ends the wasyncore loop), leaving the trigger pipe open for the caller to close."""
+    for dispatcher in list(socket_map.values()):
+        with contextlib.suppress(OSError):
+            if dispatcher is server.trigger:
+                continue
+            if dispatcher is server:
+                # wasyncore's close, not BaseWSGIServer.close(), which would close the trigger.
+                wasyncore.dispatcher.close(server)
+            else:
+                # HTTPChannel.handle_close also releases the channel's output buffers (which
+                # may be temporary files).
+                dispatcher.handle_close()
+    socket_map.clear()
 
 
 class ReferenceServer:
@@ -126,21 +144,26 @@ class ReferenceServer:
             self._close_app()
             return
         self._server = self._thread = None
-        # The wasyncore loop owns the sockets: close them from inside it (a trigger "thunk" runs
-        # in the loop thread) rather than under a poll() running in another thread. Once the
-        # socket map is empty, the loop returns.
-        socket_map = server._map  # the map create_server registered everything in
+        # 1. Let the requests in flight finish: the worker threads exit once idle. They wake the
+        #    loop through the trigger pipe, so it must stay open until they are gone.
+        server.task_dispatcher.shutdown(timeout=timeout)
+        # 2. The wasyncore loop owns the sockets: close them from inside it (a trigger "thunk"
+        #    runs in the loop thread), not under a poll() running in another thread. The thunk
+        #    leaves the trigger itself open, only unlisted: a wake-up of the loop by anyone else
+        #    can run the thunk before our own write to the pipe, which must not fail then.
+        socket_map = server._map  # every dispatcher create_server registered
 
-        def close_all() -> None:
-            for dispatcher in list(socket_map.values()):
-                with contextlib.suppress(OSError):
-                    dispatcher.close()
-            socket_map.clear()
+        def close_sockets() -> None:
+            _close_dispatchers(server, socket_map)
 
-        server.trigger.pull_trigger(close_all)
+        server.trigger.pull_trigger(close_sockets)
         if thread is not None:
             thread.join(timeout)
-        server.task_dispatcher.shutdown(timeout=timeout)
+        if thread is None or not thread.is_alive():
+            # If the loop had already died, the thunk never ran: close what is left from here.
+            _close_dispatchers(server, socket_map)
+        # 3. No loop and no worker is left to pull the trigger: close its pipe.
+        server.trigger.close()
         self._close_app()
 
     def _close_app(self) -> None:
