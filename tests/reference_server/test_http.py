@@ -7,6 +7,7 @@ modes in test_http_cookies.py; real TTL expiry in test_http_expiry.py.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -157,7 +158,7 @@ def test_login_records_the_user_agent(api_with_store: tuple[Api, object]) -> Non
     assert session.user_agent == "Phone/1.0 (device A)"
 
 
-def test_failed_logins_are_throttled_with_429_and_retry_after(make_api) -> None:
+def test_failed_logins_are_throttled_with_429_and_retry_after(make_api: Callable[..., Api]) -> None:
     api = make_api(login_max_failures=3, login_failure_window=60)
     user = api.new_user()
     for _ in range(3):
@@ -325,7 +326,7 @@ def test_body_over_64_kib_is_413(api: Api) -> None:
 
 def test_chunked_body_over_64_kib_is_413(api: Api) -> None:
     # A generator makes requests send Transfer-Encoding: chunked, with no Content-Length.
-    def chunks():
+    def chunks() -> Iterator[bytes]:
         yield b'{"email": "a@example.com", "padding": "'
         for _ in range(70):
             yield b"x" * 1024

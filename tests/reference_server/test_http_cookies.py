@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 
 import bottle
@@ -72,7 +73,7 @@ def test_logout_clears_both_cookies_with_the_same_attributes(api: Api, path: str
     assert reply.headers["Clear-Site-Data"] == '"cookies"'
 
 
-def test_refresh_cookie_never_outlives_the_session_cap(make_api) -> None:
+def test_refresh_cookie_never_outlives_the_session_cap(make_api: Callable[..., Api]) -> None:
     # ASVS 5.0 §10.4.8: rotation never extends a session past SESSION_MAX_AGE.
     api = make_api(refresh_ttl=3600, session_max_age=100)
     first = api.login(api.new_user())
@@ -100,7 +101,7 @@ def test_errors_set_no_cookies(api: Api) -> None:
 # ---------------------------------------------------------------- the __Host- prefix
 
 
-def test_host_prefix_names_and_attributes(make_api) -> None:
+def test_host_prefix_names_and_attributes(make_api: Callable[..., Api]) -> None:
     api = make_api(cookie_prefix="__Host-")
     tokens = api.login(api.new_user())
     assert sorted(c["name"] for c in map(parse_set_cookie, tokens.reply.set_cookies)) == [
@@ -128,7 +129,7 @@ def test_host_prefix_names_and_attributes(make_api) -> None:
 # ---------------------------------------------------------------- delivery modes
 
 
-def test_delivery_cookie_keeps_tokens_out_of_the_body(make_api) -> None:
+def test_delivery_cookie_keeps_tokens_out_of_the_body(make_api: Callable[..., Api]) -> None:
     api = make_api(delivery="cookie")
     user = api.new_user()
     tokens = api.login(user)
@@ -148,7 +149,7 @@ def test_delivery_cookie_keeps_tokens_out_of_the_body(make_api) -> None:
     assert api.request("POST", "/logout", cookies={"accessToken": fresh.access}).status == 200
 
 
-def test_delivery_body_sets_no_cookies(make_api) -> None:
+def test_delivery_body_sets_no_cookies(make_api: Callable[..., Api]) -> None:
     api = make_api(delivery="body")
     tokens = api.login(api.new_user())
     assert tokens.reply.set_cookies == []

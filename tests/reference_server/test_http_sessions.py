@@ -34,7 +34,7 @@ def _header(token: str) -> dict[str, Any]:
 def forge(header: dict[str, Any], payload: dict[str, Any], key: str | None) -> str:
     """A compact JWS with ``header`` and ``payload``, signed with ``key`` by ``header["alg"]``."""
     signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}"
-    alg = header.get("alg")
+    alg = str(header.get("alg"))
     if alg == "none" or key is None:
         return signing_input + "."
     signature = hmac.new(key.encode(), signing_input.encode(), _DIGESTS[alg]).digest()

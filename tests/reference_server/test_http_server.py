@@ -1,0 +1,78 @@
+"""ReferenceServer's lifecycle, and the JSON 500 for an exception nobody meant to raise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from reference_server.app import create_app
+from reference_server.config import Settings
+from reference_server.server import ReferenceServer
+from reference_server.sessions import Principal, PublicUser, SessionService
+from reference_server.store import SqliteStore
+
+
+def test_binds_an_ephemeral_port_and_stops(tmp_path: Path) -> None:
+    settings = Settings.for_testing(db_path=str(tmp_path / "a.db"))
+    with ReferenceServer(settings) as server, requests.Session() as http:
+        assert server.port > 0
+        assert server.url == f"http://127.0.0.1:{server.port}"
+        assert http.get(server.url + "/health", timeout=10).status_code == 200
+        url = server.url
+    with requests.Session() as http, pytest.raises(requests.ConnectionError):
+        http.get(url + "/health", timeout=10)
+    server.stop()  # idempotent
+
+
+def test_two_servers_side_by_side(tmp_path: Path) -> None:
+    one = ReferenceServer(Settings.for_testing(db_path=str(tmp_path / "1.db"))).start()
+    two = ReferenceServer(Settings.for_testing(db_path=str(tmp_path / "2.db"))).start()
+    try:
+        assert one.port != two.port
+    finally:
+        one.stop()
+        two.stop()
+
+
+def test_stop_without_start_releases_the_store(tmp_path: Path) -> None:
+    ReferenceServer(Settings.for_testing(db_path=str(tmp_path / "a.db"))).stop()
+
+
+def test_a_passed_app_is_served_and_left_open(tmp_path: Path) -> None:
+    settings = Settings.for_testing(db_path=str(tmp_path / "a.db"))
+    store = SqliteStore(settings.db_path)
+    try:
+        with ReferenceServer(settings, app=create_app(settings, store)) as server, requests.Session() as http:
+            assert http.get(server.url + "/health", timeout=10).status_code == 200
+        assert store.get_user("nobody") is None  # still usable: the caller owns it
+    finally:
+        store.close()
+
+
+class _Exploding(SessionService):
+    def profile(self, principal: Principal) -> PublicUser:
+        raise RuntimeError("secret detail /etc/passwd")
+
+
+def test_an_unexpected_exception_is_a_json_500_without_details(tmp_path: Path, capfd: Any) -> None:
+    settings = Settings.for_testing(db_path=str(tmp_path / "a.db"))
+    store = SqliteStore(settings.db_path)
+    app = create_app(settings, service=_Exploding(settings, store))
+    try:
+        with ReferenceServer(settings, app=app) as server, requests.Session() as http:
+            user = {"username": "x", "email": "x@example.com", "password": "password1", "fullName": "X"}
+            assert http.post(server.url + "/register", json=user, timeout=10).status_code == 201
+            login = http.post(server.url + "/login", json={"email": user["email"], "password": "password1"}, timeout=10)
+            token = login.json()["accessToken"]
+            reply = http.get(server.url + "/profile", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            assert reply.status_code == 500
+            assert reply.headers["Content-Type"] == "application/json"
+            assert reply.json() == {"message": "Internal server error"}
+            assert "secret detail" not in reply.text and "Traceback" not in reply.text
+    finally:
+        store.close()
+    # The traceback goes to the server's log (wsgi.errors) instead.
+    assert "secret detail" in capfd.readouterr().err
