@@ -61,6 +61,8 @@ _REPORTS = (
 )
 #: environment variables through which a user's pytest setup would leak into our run
 _PYTEST_ENVIRONMENT = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
+#: set while pytest runs: plugins installed in the environment (pytest-profiling, xdist, ...) stay out
+_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
 
 # ---------------------------------------------------------------- the parser
@@ -410,12 +412,11 @@ def pytest_argv(namespace: argparse.Namespace, target: str, profile: str, workdi
     """The argv of the isolated pytest run (``workdir`` holds the empty ini and is the rootdir)."""
     ini = os.path.join(workdir, "pytest.ini")
     argv = [
-        # Isolation from the user's pytest setup: our own empty ini and rootdir, no conftest, no
-        # auto-loaded plugins (pytest-profiling's --profile, xdist, ...), no cache directory.
+        # Isolation from the user's pytest setup: our own empty ini and rootdir, no conftest, only
+        # our plugin (auto-loading is off: _isolated_environment), no cache directory.
         "-c", ini,
         "--rootdir", workdir,
         "--noconftest",
-        "--disable-plugin-autoload",
         "-p", "conformance.plugin",
         "-p", "no:cacheprovider",
         "-p", "no:faulthandler",
@@ -452,11 +453,17 @@ def pytest_argv(namespace: argparse.Namespace, target: str, profile: str, workdi
 
 
 @contextlib.contextmanager
-def _without_pytest_environment() -> Iterator[None]:
-    saved = {name: os.environ.pop(name) for name in _PYTEST_ENVIRONMENT if name in os.environ}
+def _isolated_environment() -> Iterator[None]:
+    """No user pytest options or plugins from the environment, and no auto-loaded pytest11 plugins.
+
+    PYTEST_DISABLE_PLUGIN_AUTOLOAD rather than --disable-plugin-autoload, which needs pytest 8.4.
+    """
+    saved = {name: os.environ.pop(name) for name in (*_PYTEST_ENVIRONMENT, _AUTOLOAD) if name in os.environ}
+    os.environ[_AUTOLOAD] = "1"
     try:
         yield
     finally:
+        del os.environ[_AUTOLOAD]
         os.environ.update(saved)
 
 
@@ -484,7 +491,7 @@ def _execute(namespace: argparse.Namespace, target: str, profile: str) -> RunRes
         collector = _Collector(progress=progress)
         buffer = io.StringIO()
         argv = pytest_argv(namespace, target, profile, workdir)
-        with _without_pytest_environment(), contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        with _isolated_environment(), contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
             status = pytest.main(argv, plugins=[collector])
     if status == pytest.ExitCode.INTERRUPTED:
         if collector.run is not None and collector.run.results:
