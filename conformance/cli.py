@@ -300,13 +300,17 @@ def _plan(namespace: argparse.Namespace, target: str, profile: str) -> Plan:
 
 def _announce(plan: Plan, url: str, *, embedded: str | bool) -> None:
     where = f"{url} ({embedded})" if embedded else url
-    checked = len(plan.checks)
+    checks = _plural(len(plan.checks), "check")
+    not_checked = _plural(len(plan.not_checked), "requirement")
     print(
-        f"{PROG}: checking {where} with profile {plan.profile.name!r}: {checked} checks, "
-        f"{len(plan.not_checked)} requirements not checked",
+        f"{PROG}: checking {where} with profile {plan.profile.name!r}: {checks}, {not_checked} not checked",
         file=sys.stderr,
         flush=True,
     )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def render_list(plan: Plan) -> str:

@@ -427,12 +427,17 @@ def probe_target(config: RunConfig) -> None:
     Made before the suite so a dead target ends the run at once with one clear line, instead of
     every check timing out on its own.
     """
+    import warnings
+
     import requests
+    from urllib3.exceptions import InsecureRequestWarning
 
     from .errors import TargetUnreachable, UsageError
 
     try:
-        with requests.Session() as session:
+        with requests.Session() as session, warnings.catch_warnings():
+            if config.verify is False:  # --insecure: the user asked for it, once is enough
+                warnings.simplefilter("ignore", InsecureRequestWarning)
             session.get(
                 config.target,
                 headers=dict(config.headers),
@@ -586,6 +591,7 @@ class SuiteRun:
                     self.pending[rid] = outcome
                 else:
                     self.early[rid] = outcome
+                    self._note_unreachable(outcome)
         # Finish the timed checks in deadline order, so no wait is longer than it has to be.
         deadline = {rid: p.wait.deadline for rid, p in self.pending.items()}
         positions = [
@@ -619,12 +625,17 @@ class SuiteRun:
                     if isinstance(started, engine.Pending):  # a timed check begin() did not start
                         started = engine.finish(started, ctx, sleep=self._sleeper(requirement_id, started.wait.reason))
                     result = started
-            if result.outcome is Outcome.ERROR and result.message.startswith("target unreachable"):
-                # The target went away: every later check would only repeat this.
-                self.fatal, self.fatal_evidence = result.message, result.evidence
+            self._note_unreachable(result)
         self.results.append(result)
         self.config.hook.pytest_tokenconform_result(result=result)
         return result
+
+    def _note_unreachable(self, result: CheckResult) -> None:
+        """A target that went away ends the judging: every later check would only repeat the error."""
+        from .results import Outcome
+
+        if result.outcome is Outcome.ERROR and result.message.startswith("target unreachable"):
+            self.fatal, self.fatal_evidence = result.message, result.evidence
 
     def _context(self) -> CheckContext:
         if self.ctx is None:  # begin() did not run (a check called outside the run loop)

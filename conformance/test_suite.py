@@ -2,9 +2,15 @@
 
 PYTEST_DONT_REWRITE (outcomes are raised explicitly; there is no assert to rewrite).
 
-``test_requirement[ROT-01]``, so ``-k ROT-01``, ``-x`` and pytest's own ``--junitxml`` work. Run it with::
+``test_requirement[ROT-01]``, so ``-k ROT-01``, ``-x`` and pytest's own ``--junitxml`` work. Run it with
+either of (both checked in tests/conformance/test_plugin.py)::
 
     pytest --pyargs conformance.test_suite --tokenconform-target URL --tokenconform-profile NAME_OR_FILE
+    pytest --pyargs conformance --tokenconform-target URL --tokenconform-profile NAME_OR_FILE
+
+(the second finds this file by the default ``python_files``; when a project's ``python_files``
+leaves it out, the plugin's ``pytest_collect_file`` collects it anyway). The suite runs in one
+process: not under pytest-xdist's ``-n``.
 
 The check itself runs in the ``check_result`` fixture (set-up), so that a check which could not
 judge the target is reported by pytest as an *error*, and only a broken requirement as *failed*
