@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -125,6 +126,11 @@ def create_app(
     # _render_error, with its traceback written to wsgi.errors, never to the client.
     app = bottle.Bottle(catchall=True)
     app.install(_ApiErrors(store, owns_store=owns_store))
+    if owns_store:
+        # A caller that never calls app.close() (e.g. one that wraps the app in middleware)
+        # still gets the store closed once the app is garbage: open SQLite connections left to
+        # the garbage collector are a ResourceWarning from Python 3.13 on.
+        weakref.finalize(app, store.close)
     for code in range(400, 600):
         app.error(code, callback=_render_error)
 
