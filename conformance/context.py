@@ -147,9 +147,18 @@ class CheckContext:
             raise UsageError("the profile uses client authentication: set TOKENCONFORM_CLIENT_ID and TOKENCONFORM_CLIENT_SECRET")
         return client_id, client_secret
 
-    def close(self) -> None:
-        for device in self._devices:
+    def release_connections(self) -> None:
+        """Close every device's idle connections; the devices stay usable.
+
+        The engine calls this after each check (and before each TTL wait): a whole run keeps
+        hundreds of devices, and their keep-alive connections would exhaust the target's
+        connection limit long before the run ends.
+        """
+        for device in list(self._devices):
             device.close()
+
+    def close(self) -> None:
+        self.release_connections()
         self._devices.clear()
 
     # ---- time

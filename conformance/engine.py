@@ -39,6 +39,7 @@ class Pending:
 
 
 def _result(check: Check, exc: BaseException | None, ctx: CheckContext, duration: float) -> CheckResult:
+    ctx.release_connections()
     evidence = tuple(exchange.describe() for exchange in ctx.take_evidence())
     requirement = check.requirement
     if exc is None:
@@ -101,6 +102,7 @@ def start(check: Check, ctx: CheckContext) -> CheckResult | Pending:
         if isinstance(exc, StopIteration):
             exc = None
         return _result(check, exc, ctx, time.monotonic() - started)
+    ctx.release_connections()
     return Pending(check, generator, holder[0], started, time.monotonic() - started, ctx.take_evidence())
 
 

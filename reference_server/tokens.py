@@ -10,6 +10,7 @@ replaced by the equivalent ones below.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -208,11 +209,18 @@ def _same_typ(actual: object, expected: str) -> bool:
     return actual == expected
 
 
+#: RFC 7515 §7.1 compact serialization: three base64url segments (RFC 7515 §2: no padding, no
+#: "+" or "/"). PyJWT's decoder is lenient about "=" padding, so the shape is checked first.
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
 def _decode(
     settings: Settings, token: str, *, key: str, typ: str, fields: dict[str, type], now: float
 ) -> dict[str, Any]:
     if not isinstance(token, str) or not token:
         raise InvalidToken("no token")
+    if _COMPACT_JWS.fullmatch(token) is None:
+        raise InvalidToken("not a compact JWS (three unpadded base64url segments)")
     try:
         decoded = jwt.decode_complete(
             token,

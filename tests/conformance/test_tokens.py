@@ -21,11 +21,9 @@ def test_passes_on_reference_server(reference_results, requirement_id):
     assert_outcome(reference_results[requirement_id], Outcome.PASSED)
 
 
-# PyJWT (and so the reference server) decodes a signature segment with one '=' of padding as if it
-# were unpadded: RFC 7515 §2 base64url omits '=', so TOK-06 rightly fails the reference. Remove
-# this marker once reference_server/tokens.py refuses tokens that are not strict compact JWS.
-@pytest.mark.xfail(reason="reference server accepts an '='-padded signature segment (PyJWT leniency)", strict=True)
 def test_compact_serialization_passes_on_reference_server(reference_results):
+    """Regression: PyJWT decodes an '='-padded signature segment, which RFC 7515 §2 excludes; TOK-06
+    caught the reference server accepting it until tokens.py checked the compact shape first."""
     assert_outcome(reference_results["TOK-06"], Outcome.PASSED)
 
 

@@ -257,3 +257,24 @@ def test_garbage_raises_only_invalid_token(settings, garbage):
         tokens.decode_access(settings, garbage, now=NOW)
     with pytest.raises(InvalidToken):
         tokens.decode_refresh(settings, garbage, now=NOW)
+
+
+@pytest.mark.parametrize("mangle", [lambda t: t + "=", lambda t: t + "==", lambda t: t + ".extra"])
+def test_only_strict_compact_serialization_decodes(mangle):
+    """Regression: PyJWT accepts an '='-padded signature; RFC 7515 §2 base64url has no padding (TOK-06)."""
+    from reference_server.tokens import decode_access, issue_access
+
+    settings = Settings.for_testing()
+    issued = issue_access(
+        settings,
+        user_id="u1",
+        email="a@example.test",
+        username="a",
+        full_name="A",
+        session_id="s1",
+        token_version=0,
+        now=1_000_000.0,
+    )
+    decode_access(settings, issued.token, now=1_000_001.0)
+    with pytest.raises(InvalidToken):
+        decode_access(settings, mangle(issued.token), now=1_000_001.0)
