@@ -391,11 +391,20 @@ class Device:
                 else:
                     self.jar[cookie.name] = cookie.value
 
-    def _csrf_headers(self, cookie_name: str) -> dict[str, str]:
+    def _csrf_headers(self, cookie_name: str, token: str | None) -> dict[str, str]:
+        """The double-submit header for presenting ``token``.
+
+        The CSRF value issued with that very token wins over this device's jar: whoever holds
+        a token (a thief, a racing client, this device after logout emptied its jar) holds its
+        readable CSRF cookie too, so a replay must not be refused merely for a missing header.
+        """
         csrf = self.profile.csrf
-        if csrf is None or not cookie_name or cookie_name not in self.jar:
+        if csrf is None or not cookie_name:
             return {}
-        return {csrf.header: self.jar[cookie_name]}
+        value = self.ctx.csrf_value_for(token) if token else None
+        if value is None:
+            value = self.jar.get(cookie_name)
+        return {} if value is None else {csrf.header: value}
 
     # ---- the profile's operations
 
@@ -419,16 +428,21 @@ class Device:
         exchange = self.login_exchange()
         if exchange.status not in self.profile.login.endpoint.success_status:
             raise TargetError(
-                f"login failed: expected {list(self.profile.login.endpoint.success_status)}, "
-                f"got {exchange.status}",
+                f"login failed: expected {list(self.profile.login.endpoint.success_status)}, got {exchange.status}",
                 evidence=[exchange.describe()],
             )
         return self.tokens_from(exchange, what="login")
 
-    def tokens_from(self, exchange: Exchange, *, what: str) -> Tokens:
-        """Both tokens of a login/refresh response, from the body and/or cookies the profile names."""
+    def tokens_from(self, exchange: Exchange, *, what: str, presented: str | None = None) -> Tokens:
+        """Both tokens of a login/refresh response, from the body and/or cookies the profile names.
+
+        RFC 6749 §6 lets a refresh answer without a new refresh token: then ``presented`` stands
+        in, with empty ``refresh_sources``, and the rotation checks judge it (never an error).
+        """
         access, access_sources = self._find_token(exchange, self.profile.tokens_access)
         refresh, refresh_sources = self._find_token(exchange, self.profile.tokens_refresh)
+        if not refresh and presented:
+            refresh = presented
         if not access or not refresh:
             missing = "access token" if not access else "refresh token"
             raise TargetError(
@@ -436,6 +450,12 @@ class Device:
                 f"(tokens.{'access' if not access else 'refresh'})",
                 evidence=[exchange.describe()],
             )
+        csrf = self.profile.csrf
+        if csrf is not None:
+            for token, cookie_name in ((access, csrf.access_cookie), (refresh, csrf.refresh_cookie)):
+                cookie = exchange.cookie(cookie_name) if cookie_name else None
+                if cookie is not None and cookie.value:
+                    self.ctx.remember_csrf(token, cookie.value)
         return Tokens(
             access_token=access,
             refresh_token=refresh,
@@ -468,7 +488,7 @@ class Device:
         cookie_name = self.profile.tokens_refresh.cookie
         body: dict[str, str] = dict(spec.extra)
         cookies: dict[str, str] = {}
-        headers = self._csrf_headers(self.profile.csrf.refresh_cookie if self.profile.csrf else "")
+        headers = self._csrf_headers(self.profile.csrf.refresh_cookie if self.profile.csrf else "", refresh_token)
         presented = "nothing"
         if refresh_token is not None:
             if via == "cookie":
@@ -494,7 +514,7 @@ class Device:
                 f"refresh with a token that should be valid failed: got {exchange.status}",
                 evidence=[exchange.describe()],
             )
-        return self.tokens_from(exchange, what="refresh")
+        return self.tokens_from(exchange, what="refresh", presented=refresh_token)
 
     def call_protected(
         self,
@@ -552,7 +572,7 @@ class Device:
                 presented = f"Bearer {shorten(token)}"
             elif via == "cookie":
                 cookies[cookie_name] = token
-                headers.update(self._csrf_headers(self.profile.csrf.access_cookie if self.profile.csrf else ""))
+                headers.update(self._csrf_headers(self.profile.csrf.access_cookie if self.profile.csrf else "", token))
                 presented = f"cookie {cookie_name}={shorten(token)}"
             else:
                 body = {spec.field: token}

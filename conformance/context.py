@@ -73,6 +73,8 @@ class CheckContext:
         self._calibration_lock = threading.Lock()
         #: server clock minus local clock, seconds (from Date headers and iat), once measured
         self.skew: float | None = None
+        #: token -> the double-submit CSRF value issued with it (profiles with [csrf])
+        self._csrf: dict[str, str] = {}
 
     # ---- evidence
 
@@ -89,6 +91,16 @@ class CheckContext:
         with self._evidence_lock:
             taken, self._evidence = self._evidence, []
         return taken
+
+    # ---- double-submit CSRF values, kept with the token they were issued with
+
+    def remember_csrf(self, token: str, value: str) -> None:
+        with self._evidence_lock:
+            self._csrf[token] = value
+
+    def csrf_value_for(self, token: str) -> str | None:
+        with self._evidence_lock:
+            return self._csrf.get(token)
 
     # ---- users and devices
 
@@ -144,7 +156,9 @@ class CheckContext:
         client_id = self.environ.get("TOKENCONFORM_CLIENT_ID")
         client_secret = self.environ.get("TOKENCONFORM_CLIENT_SECRET", "")
         if not client_id:
-            raise UsageError("the profile uses client authentication: set TOKENCONFORM_CLIENT_ID and TOKENCONFORM_CLIENT_SECRET")
+            raise UsageError(
+                "the profile uses client authentication: set TOKENCONFORM_CLIENT_ID and TOKENCONFORM_CLIENT_SECRET"
+            )
         return client_id, client_secret
 
     def release_connections(self) -> None:

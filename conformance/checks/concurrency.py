@@ -121,7 +121,10 @@ def concurrent_refreshes_leave_one_live_successor(ctx: CheckContext) -> None:
             winners = [a for a in answers if a.status in success]
             successors: dict[str, Exchange] = {}
             for answer in winners:
-                successors.setdefault(owner.tokens_from(answer, what="concurrent refresh").refresh_token, answer)
+                successors.setdefault(
+                    owner.tokens_from(answer, what="concurrent refresh", presented=tokens.refresh_token).refresh_token,
+                    answer,
+                )
             where = f"round {round_number} of {racers} concurrent refreshes (presented by {via})"
             if grace:
                 expect.that(
@@ -184,7 +187,7 @@ def logout_racing_refresh_leaves_no_live_token(ctx: CheckContext) -> None:
             where = f"round {round_number}: after a logout raced a refresh (presented by {via})"
             issued = [tokens]
             if refresh.status in success:
-                issued.insert(0, owner.tokens_from(refresh, what="racing refresh"))
+                issued.insert(0, owner.tokens_from(refresh, what="racing refresh", presented=tokens.refresh_token))
             # The newest first: probing the used token first could revoke the newest as reuse.
             for generation in issued:
                 probe = _still_refreshes(ctx, devices, owner.user, generation.refresh_token)

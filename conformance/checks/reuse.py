@@ -250,7 +250,7 @@ def grace_window_retry_never_branches(ctx: CheckContext) -> None:
                     statuses=ctx.profile.policy.refresh_rejection_status,
                 )
                 continue
-            again = client.tokens_from(retry, what="retried refresh")
+            again = client.tokens_from(retry, what="retried refresh", presented=first.refresh_token)
             expect.that(
                 again.refresh_token == second.refresh_token,
                 f"a retry of R1 within the {grace} s grace window (presented by {via}) returned another refresh token: "

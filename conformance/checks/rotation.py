@@ -17,6 +17,13 @@ def refresh_issues_new_refresh_token(ctx: CheckContext) -> None:
         first = device.login()
         second = device.refresh(first.refresh_token, via=via)
         expect.that(
+            bool(second.refresh_sources),
+            f"refresh (token presented by {via}) issued no new refresh token, so the old one stays in use",
+            expected="a new refresh token in the response",
+            actual="no refresh token where the profile says (tokens.refresh)",
+            exchanges=[second.exchange],
+        )
+        expect.that(
             second.refresh_token != first.refresh_token,
             f"refresh (token presented by {via}) returned the same refresh token",
             expected="a refresh token different from the one presented",

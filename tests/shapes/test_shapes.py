@@ -26,18 +26,20 @@ pytestmark = pytest.mark.slow
 
 PASSED, FAILED, DECLARED, SKIPPED = Outcome.PASSED, Outcome.FAILED, Outcome.DECLARED, Outcome.SKIPPED
 
-# ---------------------------------------------------------------- suite bugs the xfails name
+# ---------------------------------------------------------------- suite bugs these runs found (fixed)
 
-#: The client sends the double-submit CSRF header from the device's jar (Device._csrf_headers), not
+#: Regression: the client sent the double-submit CSRF header from the device's jar (Device._csrf_headers), not
 #: the value issued with the token it presents. A device that never logged in (an attacker, a
 #: racer) or whose jar logout emptied sends none, and flask-jwt-extended answers 401 "Missing CSRF
 #: token" (or "CSRF double submit tokens do not match") before it looks at the token: the check
 #: counts that as the rejection it wanted.
-CSRF_NOT_PAIRED = "suite bug: the CSRF header comes from the jar, not with the presented token"
-#: Device.refresh()/tokens_from() demand a refresh token in every refresh response; RFC 6749 §6
+#: Fixed by pairing each CSRF value with the token it was issued with (Context.remember_csrf).
+CSRF_NOT_PAIRED = "regression: the CSRF header must come with the presented token, not from the jar"
+#: Regression: Device.refresh()/tokens_from() demanded a refresh token in every refresh response; RFC 6749 §6
 #: makes a new one optional and flask-jwt-extended's documented refresh view sets only the access
 #: cookies, so every check that refreshes ends in ERROR "carried no refresh token".
-NO_ROTATION_UNSPOKEN = "suite bug: a refresh response without a new refresh token is a TargetError"
+#: Fixed: the presented token stands in and ROT-01 fails "issued no new refresh token".
+NO_ROTATION_UNSPOKEN = "regression: a refresh response without a new refresh token must be judged, not an error"
 
 # ---------------------------------------------------------------- expected verdicts
 
@@ -127,10 +129,8 @@ FLASK_JWT_EXTENDED: dict[str, Outcome] = {
     "CKE-11": PASSED,
     "LGO-03": PASSED,  # unset_jwt_cookies: same name and Path=/, Expires at the epoch
     "RBS-03": SKIPPED,
-    # ROT-02, REU-01 and TOK-08 (in _COMMON) come out right here, but today for the wrong reason:
-    # the replay carries another token's CSRF value or none, and is refused for that alone (the
-    # flask-rotate-no-blocklist runs below show it).
-    # The verdicts below are right only once the CSRF value travels with its token:
+    # Each replay carries the CSRF value issued with its token, so a refusal is about the token
+    # (the flask-rotate-no-blocklist run below pins it).
     # unset_jwt_cookies asks the browser to forget; the refresh token still refreshes.
     "LGO-01": FAILED,
     # The app's blocklist is checked and written with no lock between: racers all succeed.
@@ -138,8 +138,8 @@ FLASK_JWT_EXTENDED: dict[str, Outcome] = {
     # A logout racing a refresh: logout ends nothing server side, the new refresh token lives.
     "CON-02": FAILED,
 }
-#: (shape, id) -> the suite bug that keeps the right verdict from coming out today
-FLASK_SUITE_BUGS = {"LGO-01": CSRF_NOT_PAIRED, "CON-01": CSRF_NOT_PAIRED, "CON-02": CSRF_NOT_PAIRED}
+#: Checks allowed to end in ERROR on the flask-jwt-extended run: none since the CSRF fix.
+FLASK_SUITE_BUGS: dict[str, str] = {}
 
 OAUTH2: dict[str, Outcome] = {
     **_COMMON,
@@ -262,10 +262,8 @@ def test_every_check_speaks_the_shape(runs: Callable[[str], dict[str, CheckResul
 
 def _variant_cases() -> Iterator[Any]:
     for variant, (_, table) in VARIANTS.items():
-        for check_id, (outcome, bug) in table.items():
-            yield pytest.param(
-                variant, check_id, outcome, id=f"{variant}-{check_id}", marks=pytest.mark.xfail(reason=bug, strict=True)
-            )
+        for check_id, (outcome, _regression) in table.items():
+            yield pytest.param(variant, check_id, outcome, id=f"{variant}-{check_id}")
 
 
 @pytest.mark.parametrize(("variant", "check_id", "expected"), list(_variant_cases()))
