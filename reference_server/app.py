@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import bottle
 
-from .errors import ApiError, bearer_challenge
+from .errors import ApiError, ServiceUnavailable, bearer_challenge
 from .routes import check_body_size, install_routes
 from .sessions import SessionService
-from .store import SqliteStore
+from .store import SqliteStore, StoreBusy
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -60,6 +60,11 @@ class _ApiErrors:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return callback(*args, **kwargs)
+            except StoreBusy:
+                # A lock held past the store's retry deadline is overload, not a bug: 503 with
+                # Retry-After instead of a 500 (issue 2: never a 500 from "database is locked").
+                exc = ServiceUnavailable()
+                raise bottle.HTTPError(exc.status, exc.message, exception=exc, **exc.headers) from None
             except ApiError as exc:
                 raise bottle.HTTPError(exc.status, exc.message, exception=exc, **exc.headers) from None
 

@@ -27,6 +27,7 @@ __all__ = [
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
+    "ServiceUnavailable",
     "TooManyRequests",
     "Unauthorized",
     "UnprocessableEntity",
@@ -192,6 +193,21 @@ class TooManyRequests(ApiError):
         # a client that waits exactly that long is not refused again, and never say 0.
         #: whole seconds until a new attempt can succeed
         self.retry_after = max(1, math.ceil(retry_after))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class ServiceUnavailable(ApiError):
+    """503: the store stayed locked past its retry deadline; the client may retry (RFC 9110 §15.6.4)."""
+
+    default_message = "Service temporarily unavailable, try again"
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(503, message)
+        #: whole seconds after which a retry is sensible
+        self.retry_after = retry_after
 
     @property
     def headers(self) -> dict[str, str]:

@@ -19,6 +19,7 @@ import secrets
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -261,6 +262,12 @@ def _session(row: Any) -> SessionRecord | None:
     )
 
 
+def _close_connections(connections: list[tuple[threading.Thread, sqlite3.Connection]]) -> None:
+    for _thread, conn in connections:
+        conn.close()
+    connections.clear()
+
+
 class SqliteStore:
     """:class:`Store` on one SQLite file, with one kept-open connection per thread."""
 
@@ -275,6 +282,10 @@ class SqliteStore:
         # connections of finished threads get closed instead of piling up.
         self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._closed = False
+        # A store dropped without close() still closes its connections (Python 3.13 warns about
+        # unclosed sqlite3 connections, and the warning names no owner). The list is only ever
+        # mutated in place, so the finalizer sees every connection without holding the store.
+        weakref.finalize(self, _close_connections, self._connections)
         # journal_mode is persistent in the file; changing it needs a moment with no writer.
         self._retrying(lambda c: c.execute("PRAGMA journal_mode=WAL").fetchone(), write=False)
         self._retrying(lambda c: c.executescript(_SCHEMA), write=False)
@@ -309,7 +320,7 @@ class SqliteStore:
                 else:
                     other.close()
             alive.append((threading.current_thread(), conn))
-            self._connections = alive
+            self._connections[:] = alive
         return conn
 
     def _retrying(self, operation: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
@@ -349,9 +360,7 @@ class SqliteStore:
         """Close every connection this store opened (from any thread)."""
         with self._lock:
             self._closed = True
-            for _thread, conn in self._connections:
-                conn.close()
-            self._connections = []
+            _close_connections(self._connections)
         self._local = threading.local()
 
     # -- users ----------------------------------------------------------------------------------

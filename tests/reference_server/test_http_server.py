@@ -76,3 +76,30 @@ def test_an_unexpected_exception_is_a_json_500_without_details(tmp_path: Path, c
         store.close()
     # The traceback goes to the server's log (wsgi.errors) instead.
     assert "secret detail" in capfd.readouterr().err
+
+
+def test_store_locked_past_its_deadline_answers_503_not_500():
+    """Issue 2: never a 500 from "database is locked"; overload is a 503 with Retry-After."""
+    import requests
+
+    from reference_server.app import create_app
+    from reference_server.config import Settings
+    from reference_server.server import ReferenceServer
+    from reference_server.sessions import SessionService
+    from reference_server.store import SqliteStore, StoreBusy
+
+    class LockedStore(SqliteStore):
+        def get_user_by_email(self, email):
+            raise StoreBusy(f"{self.path}: still locked after retrying")
+
+    settings = Settings.for_testing()
+    store = LockedStore(settings.db_path)
+    try:
+        app = create_app(settings, service=SessionService(settings, store))
+        with ReferenceServer(settings, app=app) as server, requests.Session() as http:
+            response = http.post(f"{server.url}/login", json={"email": "a@example.test", "password": "x" * 12})
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "1"
+        assert response.json() == {"message": "Service temporarily unavailable, try again"}
+    finally:
+        store.close()
