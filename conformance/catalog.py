@@ -81,8 +81,7 @@ _OPTIONAL = ("automated", "not_automated_reason", "opt_in", "quote", "quote_sour
 def parse_catalog(document: dict[str, Any]) -> Catalog:
     """Build a Catalog from the TOML document, refusing anything inconsistent."""
     categories = tuple(
-        Category(name=name, prefix=spec["prefix"], title=spec["title"])
-        for name, spec in document["categories"].items()
+        Category(name=name, prefix=spec["prefix"], title=spec["title"]) for name, spec in document["categories"].items()
     )
     prefixes = {c.name: c.prefix for c in categories}
     seen: set[str] = set()
@@ -100,17 +99,13 @@ def parse_catalog(document: dict[str, Any]) -> Catalog:
         if category not in prefixes:
             raise TokenconformError(f"spec/requirements.toml: {req_id}: unknown category {category!r}")
         if not req_id.startswith(prefixes[category] + "-"):
-            raise TokenconformError(
-                f"spec/requirements.toml: {req_id}: prefix does not match category {category!r}"
-            )
+            raise TokenconformError(f"spec/requirements.toml: {req_id}: prefix does not match category {category!r}")
         if req_id in seen:
             raise TokenconformError(f"spec/requirements.toml: duplicate id {req_id}")
         seen.add(req_id)
         automated = bool(entry.get("automated", True))
         if not automated and not entry.get("not_automated_reason"):
-            raise TokenconformError(
-                f"spec/requirements.toml: {req_id}: automated = false needs not_automated_reason"
-            )
+            raise TokenconformError(f"spec/requirements.toml: {req_id}: automated = false needs not_automated_reason")
         requirements.append(
             Requirement(
                 id=req_id,
@@ -133,7 +128,5 @@ def parse_catalog(document: dict[str, Any]) -> Catalog:
 @functools.lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
     """The catalogue shipped with this installation (spec/ is packaged as tokenconform_spec)."""
-    text = importlib.resources.files("tokenconform_spec").joinpath("requirements.toml").read_text(
-        encoding="utf-8"
-    )
+    text = importlib.resources.files("tokenconform_spec").joinpath("requirements.toml").read_text(encoding="utf-8")
     return parse_catalog(tomllib.loads(text))

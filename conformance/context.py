@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 
 from .client import Device, Exchange, Tokens, User
@@ -49,6 +50,30 @@ class Wait:
 #: Seconds of slack on top of a token's exp before we call it expired (covers leeways and
 #: scheduling on a loaded machine).
 EXPIRY_SLACK = 1.5
+
+
+class DeviceGroup:
+    """The devices one check (or one round of it) uses, closed when the block ends.
+
+    The engine releases connections after every check; a check that makes many devices per
+    round (races, repeated logins) uses a group so its rounds do not pile connections up.
+    """
+
+    def __init__(self, ctx: CheckContext) -> None:
+        self.ctx = ctx
+        self.made: list[Device] = []
+
+    def new(self, user: User | None = None, *, label: str) -> Device:
+        device = self.ctx.new_device(user, label=label)
+        self.made.append(device)
+        return device
+
+    def __enter__(self) -> DeviceGroup:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        for device in self.made:
+            device.close()
 
 
 class CheckContext:

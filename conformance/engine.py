@@ -59,7 +59,9 @@ def _result(check: Check, exc: BaseException | None, ctx: CheckContext, duration
     if isinstance(exc, DeviationDeclared):
         return CheckResult(requirement, Outcome.DECLARED, exc.reason, duration, evidence=evidence[-3:])
     if isinstance(exc, TargetError):
-        return CheckResult(requirement, Outcome.ERROR, exc.message, duration, evidence=tuple(exc.evidence) or evidence[-6:])
+        return CheckResult(
+            requirement, Outcome.ERROR, exc.message, duration, evidence=tuple(exc.evidence) or evidence[-6:]
+        )
     if isinstance(exc, TokenconformError):
         return CheckResult(requirement, Outcome.ERROR, str(exc), duration, evidence=evidence[-3:])
     # A bug in a check is our trouble, never the target's failure: report it as an error with

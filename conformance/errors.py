@@ -1,14 +1,14 @@
 """The exceptions of tokenconform: the tool's own trouble apart from the target's failures.
 
-    TokenconformError              our own trouble: pytest reports *error*, the CLI exits 2
-     +-- UsageError                bad command-line use
-     +-- ProfileError              an invalid profile, naming the key path at fault
-     +-- TargetUnreachable         no TCP/TLS/HTTP conversation with the target at all
-     +-- TargetError               the target answered something a check cannot interpret
-          +-- CalibrationError     the oracle itself does not hold (a valid token fails, ...)
-    RequirementFailed(AssertionError)   the target broke a requirement: pytest reports *failed*
-    CheckSkipped                   the check cannot apply here (reason says why / how to enable)
-    DeviationDeclared              the profile declares exactly this deviation
+TokenconformError              our own trouble: pytest reports *error*, the CLI exits 2
+ +-- UsageError                bad command-line use
+ +-- ProfileError              an invalid profile, naming the key path at fault
+ +-- TargetUnreachable         no TCP/TLS/HTTP conversation with the target at all
+ +-- TargetError               the target answered something a check cannot interpret
+      +-- CalibrationError     the oracle itself does not hold (a valid token fails, ...)
+RequirementFailed(AssertionError)   the target broke a requirement: pytest reports *failed*
+CheckSkipped                   the check cannot apply here (reason says why / how to enable)
+DeviationDeclared              the profile declares exactly this deviation
 """
 
 from __future__ import annotations

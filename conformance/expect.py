@@ -15,7 +15,9 @@ def _actual(exchange: Exchange) -> str:
     return f"{exchange.status} {body}".strip()
 
 
-def fail(message: str, *, expected: str = "", actual: str = "", exchanges: Iterable[Exchange] = ()) -> RequirementFailed:
+def fail(
+    message: str, *, expected: str = "", actual: str = "", exchanges: Iterable[Exchange] = ()
+) -> RequirementFailed:
     """Build (not raise) a failure carrying the exchanges as evidence."""
     return RequirementFailed(
         message,
@@ -63,7 +65,9 @@ def no_server_error(exchange: Exchange, *, because: str) -> None:
         raise fail(because, expected="a 4xx answer", actual=_actual(exchange), exchanges=[exchange])
 
 
-def that(condition: bool, message: str, *, expected: str = "", actual: str = "", exchanges: Iterable[Exchange] = ()) -> None:
+def that(
+    condition: bool, message: str, *, expected: str = "", actual: str = "", exchanges: Iterable[Exchange] = ()
+) -> None:
     """A general assertion with evidence."""
     if not condition:
         raise fail(message, expected=expected, actual=actual, exchanges=exchanges)

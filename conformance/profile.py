@@ -301,7 +301,9 @@ def _token_location(reader: _Reader | None, key_path: str, source: str) -> Token
     location = TokenLocation(json=reader.text("json", ""), cookie=reader.text("cookie", ""))
     reader.finish()
     if not location.json and not location.cookie:
-        raise ProfileError("needs `json` (a body field path) or `cookie` (a cookie name)", key_path=key_path, source=source)
+        raise ProfileError(
+            "needs `json` (a body field path) or `cookie` (a cookie name)", key_path=key_path, source=source
+        )
     return location
 
 

@@ -59,14 +59,10 @@ class Registry:
             raise ValueError(f"{function.__qualname__}: {requirement_id} is not in spec/requirements.toml")
         requirement = self.catalog.get(requirement_id)
         if not requirement.automated:
-            raise ValueError(
-                f"{function.__qualname__}: {requirement_id} is marked automated = false in the catalogue"
-            )
+            raise ValueError(f"{function.__qualname__}: {requirement_id} is marked automated = false in the catalogue")
         existing = self._checks.get(requirement_id)
         if existing is not None and existing.function is not function:
-            raise ValueError(
-                f"{requirement_id} already has a check: {existing.function.__module__}.{existing.name}"
-            )
+            raise ValueError(f"{requirement_id} already has a check: {existing.function.__module__}.{existing.name}")
         check = Check(requirement=requirement, function=function)
         self._checks[requirement_id] = check
         return check

@@ -66,9 +66,7 @@ class RunResult:
                 1 for r in self.results if r.outcome is Outcome.FAILED and r.requirement.level is Level.MUST
             ),
             "should_failed": sum(
-                1
-                for r in self.results
-                if r.outcome is Outcome.FAILED and r.requirement.level is Level.SHOULD
+                1 for r in self.results if r.outcome is Outcome.FAILED and r.requirement.level is Level.SHOULD
             ),
             "may_failed": sum(
                 1 for r in self.results if r.outcome is Outcome.FAILED and r.requirement.level is Level.MAY

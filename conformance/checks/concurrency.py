@@ -11,12 +11,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from functools import partial
-from types import TracebackType
 from typing import TypeVar
 
 from .. import expect
 from ..client import Device, Exchange, Tokens, User
-from ..context import CheckContext
+from ..context import CheckContext, DeviceGroup
 from ..errors import CheckSkipped, TargetError
 from ..registry import requirement
 
@@ -24,26 +23,6 @@ T = TypeVar("T")
 
 #: Seconds a racer waits at the barrier for the others before the race is called off.
 _BARRIER_TIMEOUT = 30.0
-
-
-class _Devices:
-    """The devices one check (or round) uses, closed when it is done, so no connections pile up."""
-
-    def __init__(self, ctx: CheckContext) -> None:
-        self.ctx = ctx
-        self.made: list[Device] = []
-
-    def new(self, user: User | None = None, *, label: str) -> Device:
-        device = self.ctx.new_device(user, label=label)
-        self.made.append(device)
-        return device
-
-    def __enter__(self) -> _Devices:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        for device in self.made:
-            device.close()
 
 
 def _race(actions: Sequence[Callable[[], T]]) -> list[T]:
@@ -90,7 +69,7 @@ def _no_server_error(exchanges: Sequence[Exchange], what: str) -> None:
             )
 
 
-def _still_refreshes(ctx: CheckContext, devices: _Devices, user: User, refresh_token: str) -> Exchange:
+def _still_refreshes(ctx: CheckContext, devices: DeviceGroup, user: User, refresh_token: str) -> Exchange:
     """Present ``refresh_token`` from a fresh device; the exchange (success means alive)."""
     return devices.new(user, label="probe").refresh_exchange(refresh_token)
 
@@ -111,7 +90,7 @@ def concurrent_refreshes_leave_one_live_successor(ctx: CheckContext) -> None:
     presentations = ctx.profile.refresh.present
     for round_number in range(1, max(1, ctx.config.rounds) + 1):
         via = presentations[(round_number - 1) % len(presentations)]
-        with _Devices(ctx) as devices:
+        with DeviceGroup(ctx) as devices:
             owner = devices.new(label="owner")
             tokens = owner.login()
             clients = [devices.new(owner.user, label=f"racer-{i}") for i in range(racers)]
@@ -166,7 +145,7 @@ def logout_racing_refresh_leaves_no_live_token(ctx: CheckContext) -> None:
     judged = 0
     for round_number in range(1, max(1, ctx.config.rounds) + 1):
         via = presentations[(round_number - 1) % len(presentations)]
-        with _Devices(ctx) as devices:
+        with DeviceGroup(ctx) as devices:
             owner = devices.new(label="owner")
             tokens = owner.login()
             leaver = devices.new(owner.user, label="logout")
@@ -217,7 +196,7 @@ def logout_racing_refresh_leaves_no_live_token(ctx: CheckContext) -> None:
 def parallel_logins_create_independent_sessions(ctx: CheckContext) -> None:
     """N concurrent logins of one user each succeed with distinct tokens, and every one of them works."""
     count = max(2, ctx.config.concurrency)
-    with _Devices(ctx) as devices:
+    with DeviceGroup(ctx) as devices:
         user = ctx.new_user()
         clients = [devices.new(user, label=f"login-{i}") for i in range(count)]
         answers = _race([client.login_exchange for client in clients])

@@ -8,33 +8,12 @@ counts as revocation only while the token would otherwise still be valid (``requ
 from __future__ import annotations
 
 from collections.abc import Generator
-from types import TracebackType
 
 from .. import expect
-from ..client import Device, Exchange, Tokens, User
-from ..context import EXPIRY_SLACK, CheckContext, Wait
+from ..client import Device, Exchange, Tokens
+from ..context import EXPIRY_SLACK, CheckContext, DeviceGroup, Wait
 from ..errors import CheckSkipped, DeviationDeclared, TargetError
 from ..registry import requirement
-
-
-class _Devices:
-    """The devices one check uses, closed when it is done, so no check leaves connections open."""
-
-    def __init__(self, ctx: CheckContext) -> None:
-        self.ctx = ctx
-        self.made: list[Device] = []
-
-    def new(self, user: User | None = None, *, label: str) -> Device:
-        device = self.ctx.new_device(user, label=label)
-        self.made.append(device)
-        return device
-
-    def __enter__(self) -> _Devices:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        for device in self.made:
-            device.close()
 
 
 def _require_detection(ctx: CheckContext) -> None:
@@ -73,7 +52,7 @@ def replayed_refresh_token_is_rejected(ctx: CheckContext) -> Generator[Wait, Non
 
     With a declared retry grace window (policy.concurrent_refresh_grace), the replay comes after it.
     """
-    with _Devices(ctx) as devices:
+    with DeviceGroup(ctx) as devices:
         exchanged: list[tuple[str, Device, Tokens, Tokens]] = []
         for via in ctx.profile.refresh.present:
             client = devices.new(label="client")
@@ -97,7 +76,7 @@ def replayed_refresh_token_is_rejected(ctx: CheckContext) -> Generator[Wait, Non
 def reuse_revokes_family_after_legitimate_refresh(ctx: CheckContext) -> None:
     """The client exchanges R1 for R2; an attacker replays R1; then R2 is refused too."""
     _require_detection(ctx)
-    with _Devices(ctx) as devices:
+    with DeviceGroup(ctx) as devices:
         for via in ctx.profile.refresh.present:
             client = devices.new(label="client")
             first = client.login()
@@ -120,7 +99,7 @@ def reuse_revokes_family_after_legitimate_refresh(ctx: CheckContext) -> None:
 def reuse_revokes_family_after_attacker_refresh(ctx: CheckContext) -> None:
     """An attacker exchanges a stolen R1 for R2; the client then presents R1; R2 is refused."""
     _require_detection(ctx)
-    with _Devices(ctx) as devices:
+    with DeviceGroup(ctx) as devices:
         for via in ctx.profile.refresh.present:
             client = devices.new(label="client")
             first = client.login()
@@ -144,7 +123,7 @@ def reuse_revokes_family_after_attacker_refresh(ctx: CheckContext) -> None:
 def reuse_revokes_family_access_tokens(ctx: CheckContext) -> None:
     """After reuse detection, the family's access tokens (old and newest) are refused at once."""
     _require_detection(ctx)
-    with _Devices(ctx) as devices:
+    with DeviceGroup(ctx) as devices:
         client = devices.new(label="client")
         first = client.login()
         second = client.refresh(first.refresh_token)
@@ -172,7 +151,7 @@ def reuse_revokes_family_access_tokens(ctx: CheckContext) -> None:
 def older_generation_reuse_revokes_family(ctx: CheckContext) -> None:
     """After R1 -> R2 -> R3, R1 replayed is refused and R3 is revoked with it."""
     _require_detection(ctx)
-    with _Devices(ctx) as devices:
+    with DeviceGroup(ctx) as devices:
         for via in ctx.profile.refresh.present:
             client = devices.new(label="client")
             first = client.login()
@@ -194,7 +173,7 @@ def older_generation_reuse_revokes_family(ctx: CheckContext) -> None:
 @requirement("REU-06")
 def reuse_revocation_is_scoped_to_the_family(ctx: CheckContext) -> None:
     """Reuse in one session of a user leaves the same user's other session working."""
-    with _Devices(ctx) as devices:
+    with DeviceGroup(ctx) as devices:
         laptop = devices.new(label="laptop")
         phone = devices.new(laptop.user, label="phone")
         phone_tokens = phone.login()
@@ -231,7 +210,7 @@ def grace_window_retry_never_branches(ctx: CheckContext) -> None:
             "the profile declares no retry grace window (policy.concurrent_refresh_grace = 0); "
             "REU-01 holds replays to strict rotation"
         )
-    with _Devices(ctx) as devices:
+    with DeviceGroup(ctx) as devices:
         for via in ctx.profile.refresh.present:
             client = devices.new(label="client")
             first = client.login()
