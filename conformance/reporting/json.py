@@ -16,8 +16,8 @@ import json
 from typing import Any
 
 from .. import __version__
-from ..catalog import load_catalog
 from ..results import CheckResult, Outcome, RunResult
+from . import _common
 
 __all__ = ["SCHEMA_VERSION", "render"]
 
@@ -40,15 +40,9 @@ def render(run: RunResult) -> str:
         "level": run.level.value.lower(),
         "exit_code": run.exit_code(),
         "summary": {"total": len(run.results), **summary},
-        "checks": [_check(run, result) for result in _ordered(run.results)],
+        "checks": [_check(run, result) for result in _common.ordered(run.results)],
     }
     return json.dumps(document, indent=2) + "\n"
-
-
-def _ordered(results: list[CheckResult]) -> list[CheckResult]:
-    """Catalogue order, whatever order the engine finished them in."""
-    rank = {r.id: i for i, r in enumerate(load_catalog().requirements)}
-    return sorted(results, key=lambda r: (rank.get(r.id, len(rank)), r.id))
 
 
 def _check(run: RunResult, result: CheckResult) -> dict[str, Any]:
@@ -62,18 +56,9 @@ def _check(run: RunResult, result: CheckResult) -> dict[str, Any]:
         "references": list(requirement.references),
         "outcome": result.outcome.value,
         "counts": result.fails_at(run.level) or result.outcome is Outcome.ERROR,
-        "message": _message(result),
+        "message": _common.message(result),
         "expected": result.expected,
         "actual": result.actual,
         "evidence": list(result.evidence),
         "duration_s": round(result.duration_s, 3),
     }
-
-
-def _message(result: CheckResult) -> str:
-    """The result's message; for a requirement that is not checked and says nothing, why not."""
-    if result.message or result.outcome is not Outcome.NOT_CHECKED:
-        return result.message
-    if result.requirement.opt_in:
-        return f"opt-in: enable with --{result.requirement.opt_in}"
-    return result.requirement.not_automated_reason

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
 
 from .. import __version__
-from ..catalog import load_catalog
 from ..results import CheckResult, Outcome, RunResult
+from . import _common
 
 __all__ = ["render"]
 
@@ -40,7 +39,8 @@ def render(run: RunResult) -> str:
     root = ET.Element("testsuites", name="tokenconform")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     total_time = 0.0
-    for category, results in _by_category(run.results):
+    for group, results in _common.by_category(run.results):
+        category = group.name
         suite, counts, suite_time = _suite(run, category, results)
         root.append(suite)
         for key in totals:
@@ -51,21 +51,6 @@ def render(run: RunResult) -> str:
     root.set("time", _seconds(run.duration_s or total_time))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
-
-
-def _by_category(results: Iterable[CheckResult]) -> list[tuple[str, list[CheckResult]]]:
-    """Results grouped by category, categories and requirements in catalogue order."""
-    catalog = load_catalog()
-    category_rank = {c.name: i for i, c in enumerate(catalog.categories)}
-    requirement_rank = {r.id: i for i, r in enumerate(catalog.requirements)}
-    groups: dict[str, list[CheckResult]] = {}
-    for result in results:
-        groups.setdefault(result.requirement.category, []).append(result)
-    ordered = sorted(groups, key=lambda name: (category_rank.get(name, len(category_rank)), name))
-    return [
-        (name, sorted(groups[name], key=lambda r: (requirement_rank.get(r.id, len(requirement_rank)), r.id)))
-        for name in ordered
-    ]
 
 
 def _suite(run: RunResult, category: str, results: list[CheckResult]) -> tuple[ET.Element, dict[str, int], float]:
@@ -104,7 +89,7 @@ def _testcase(suite: ET.Element, run: RunResult, result: CheckResult) -> str:
         classname=f"tokenconform.{requirement.category}",
         time=_seconds(result.duration_s),
     )
-    message = _text(_message(result))
+    message = _text(_common.message(result))
     if result.outcome is Outcome.FAILED:
         if result.fails_at(run.level):
             failure = ET.SubElement(case, "failure", message=message, type="RequirementFailed")
@@ -119,23 +104,15 @@ def _testcase(suite: ET.Element, run: RunResult, result: CheckResult) -> str:
         error.text = _text(_body(result))
         return "errors"
     if result.outcome is Outcome.DECLARED:
-        ET.SubElement(case, "skipped", message=_text(f"declared: {_message(result)}"))
+        ET.SubElement(case, "skipped", message=_text(f"declared: {_common.message(result)}"))
         return "skipped"
     if result.outcome is Outcome.NOT_CHECKED:
-        ET.SubElement(case, "skipped", message=_text(f"not checked: {_message(result)}"))
+        ET.SubElement(case, "skipped", message=_text(f"not checked: {_common.message(result)}"))
         return "skipped"
     if result.outcome is Outcome.SKIPPED:
         ET.SubElement(case, "skipped", message=message)
         return "skipped"
     return ""
-
-
-def _message(result: CheckResult) -> str:
-    if result.message or result.outcome is not Outcome.NOT_CHECKED:
-        return result.message
-    if result.requirement.opt_in:
-        return f"opt-in: enable with --{result.requirement.opt_in}"
-    return result.requirement.not_automated_reason
 
 
 def _body(result: CheckResult) -> str:

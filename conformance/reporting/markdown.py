@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ..catalog import Level, load_catalog
+from ..catalog import Level
 from ..results import CheckResult, Outcome, RunResult
+from . import _common
 
 __all__ = ["render"]
 
@@ -48,7 +49,7 @@ def render(run: RunResult) -> str:
     """The job summary as Markdown, ending in a newline."""
     lines = [f"## tokenconform: {_verdict(run)}", "", _context(run), ""]
     lines += _summary_table(run)
-    ordered = _ordered(run.results)
+    ordered = _common.ordered(run.results)
     for title, results in (
         ("Failures", [r for r in ordered if r.fails_at(run.level)]),
         ("Errors", [r for r in ordered if r.outcome is Outcome.ERROR]),
@@ -58,7 +59,8 @@ def render(run: RunResult) -> str:
             lines += ["", f"### {title}", ""]
             lines += _attention_table(results)
             lines += _evidence(results)
-    for title, results in _by_category(run.results):
+    for group, results in _common.by_category(run.results):
+        title = group.title
         lines += ["", f"### {_cell(title)}", ""]
         lines += _table(
             ["ID", "level", "requirement", "outcome", "note"],
@@ -168,30 +170,8 @@ def _is_warning(run: RunResult, result: CheckResult) -> bool:
 def _note(result: CheckResult) -> str:
     if result.outcome is Outcome.PASSED:
         return ""
-    if result.message or result.outcome is not Outcome.NOT_CHECKED:
-        return result.message
-    if result.requirement.opt_in:
-        return f"opt-in: enable with --{result.requirement.opt_in}"
-    return result.requirement.not_automated_reason
+    return _common.message(result)
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def _ordered(results: Iterable[CheckResult]) -> list[CheckResult]:
-    rank = {r.id: i for i, r in enumerate(load_catalog().requirements)}
-    return sorted(results, key=lambda r: (rank.get(r.id, len(rank)), r.id))
-
-
-def _by_category(results: Iterable[CheckResult]) -> list[tuple[str, list[CheckResult]]]:
-    """Results grouped by category (titled as in the catalogue), in catalogue order."""
-    catalog = load_catalog()
-    titles = {c.name: c.title for c in catalog.categories}
-    rank = {c.name: i for i, c in enumerate(catalog.categories)}
-    groups: dict[str, list[CheckResult]] = {}
-    for result in _ordered(results):
-        groups.setdefault(result.requirement.category, []).append(result)
-    return [
-        (titles.get(name, name), groups[name]) for name in sorted(groups, key=lambda n: (rank.get(n, len(rank)), n))
-    ]

@@ -11,10 +11,11 @@ Pure functions: the CLI decides where the text goes and whether it is a TTY (``c
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
-from ..catalog import Level, load_catalog
+from ..catalog import Level
 from ..results import CheckResult, Outcome, RunResult
+from . import _common
 
 __all__ = ["progress_line", "render"]
 
@@ -72,7 +73,8 @@ def render(run: RunResult, *, verbose: bool = False, color: bool = False) -> str
     """
     paint = _painter(color)
     lines: list[str] = []
-    for title, results in _by_category(run.results):
+    for group, results in _common.by_category(run.results):
+        title = group.title
         if lines:
             lines.append("")
         lines.append(paint(title, _BOLD))
@@ -106,25 +108,6 @@ def _painter(color: bool) -> _Paint:
     return paint
 
 
-def _by_category(results: Iterable[CheckResult]) -> list[tuple[str, list[CheckResult]]]:
-    """Results grouped by category, categories and requirements in catalogue order."""
-    catalog = load_catalog()
-    titles = {c.name: c.title for c in catalog.categories}
-    category_rank = {c.name: i for i, c in enumerate(catalog.categories)}
-    requirement_rank = {r.id: i for i, r in enumerate(catalog.requirements)}
-    groups: dict[str, list[CheckResult]] = {}
-    for result in results:
-        groups.setdefault(result.requirement.category, []).append(result)
-    ordered = sorted(groups, key=lambda name: (category_rank.get(name, len(category_rank)), name))
-    return [
-        (
-            titles.get(name, name),
-            sorted(groups[name], key=lambda r: (requirement_rank.get(r.id, len(requirement_rank)), r.id)),
-        )
-        for name in ordered
-    ]
-
-
 def _status(run: RunResult, result: CheckResult) -> str:
     if result.outcome is Outcome.FAILED and not result.fails_at(run.level):
         return _WARN
@@ -133,14 +116,7 @@ def _status(run: RunResult, result: CheckResult) -> str:
 
 def _reason(result: CheckResult) -> str:
     """The message, or for a requirement that is not checked, why not."""
-    if result.message:
-        return result.message
-    requirement = result.requirement
-    if result.outcome is Outcome.NOT_CHECKED:
-        if requirement.opt_in:
-            return f"opt-in: enable with --{requirement.opt_in}"
-        return requirement.not_automated_reason
-    return ""
+    return _common.message(result)
 
 
 def _short(text: str) -> str:
