@@ -10,6 +10,7 @@ replaced by the equivalent ones below.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from dataclasses import dataclass
@@ -214,11 +215,28 @@ def _same_typ(actual: object, expected: str) -> bool:
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
-def _decode(
-    settings: Settings, token: str, *, key: str, typ: str, fields: dict[str, type], now: float
-) -> dict[str, Any]:
+def _decode(settings: Settings, token: str, *, key: str, typ: str, now: float) -> dict[str, Any]:
     if not isinstance(token, str) or not token:
         raise InvalidToken("no token")
+    payload = dict(_verified(token, key, typ, settings.algorithm, settings.audience, settings.issuer))
+    # Time is checked on every use, never cached. RFC 7519 §4.1.4: "the current date/time MUST
+    # be before the expiration date/time".
+    if now >= payload["exp"]:
+        raise InvalidToken("token expired", expired=True)
+    # A token issued in the future was not issued by this server's clock (1 s of slack: ``iat``
+    # is whole seconds and another thread's clock reading may be a hair behind).
+    if payload["iat"] > now + 1:
+        raise InvalidToken("token issued in the future")
+    return payload
+
+
+#: Verified tokens kept for reuse: a client presents the same access token on every request of
+#: its lifetime, and PyJWT's decode is most of a request's cost. Only tokens that passed every
+#: check are cached (lru_cache does not cache exceptions), keyed by the token AND the key and
+#: rules that verified it; expiry is re-checked on every use and revocation is the store's
+#: question, asked on every request, so a cached signature check never outlives its token.
+@functools.lru_cache(maxsize=4096)
+def _verified(token: str, key: str, typ: str, algorithm: str, audience: str, issuer: str) -> dict[str, Any]:
     if _COMPACT_JWS.fullmatch(token) is None:
         raise InvalidToken("not a compact JWS (three unpadded base64url segments)")
     try:
@@ -227,9 +245,9 @@ def _decode(
             key,
             # RFC 8725 §3.1: the verifier decides the algorithm, never the token; "none" and any
             # other algorithm than the configured one are refused here.
-            algorithms=[settings.algorithm],
-            audience=settings.audience,
-            issuer=settings.issuer,
+            algorithms=[algorithm],
+            audience=audience,
+            issuer=issuer,
             options=_OPTIONS,
         )
     except jwt.PyJWTError as exc:
@@ -244,18 +262,11 @@ def _decode(
         # RFC 7515 §4.1.11: we understand no extensions, so any "crit" must be rejected.
         raise InvalidToken("unsupported critical header parameters")
     payload: dict[str, Any] = decoded["payload"]
-    for name, kind in fields.items():
+    for name, kind in (_ACCESS_FIELDS if typ == ACCESS_TYP else _REFRESH_FIELDS).items():
         value = payload.get(name)
         # bool is an int subclass; a JSON true is never a valid time or version
         if not isinstance(value, kind) or isinstance(value, bool):
             raise InvalidToken(f"claim {name!r} missing or not a {kind.__name__}")
-    # RFC 7519 §4.1.4: "the current date/time MUST be before the expiration date/time".
-    if now >= payload["exp"]:
-        raise InvalidToken("token expired", expired=True)
-    # A token issued in the future was not issued by this server's clock (1 s of slack: ``iat``
-    # is whole seconds and another thread's clock reading may be a hair behind).
-    if payload["iat"] > now + 1:
-        raise InvalidToken("token issued in the future")
     return payload
 
 
@@ -266,7 +277,6 @@ def decode_access(settings: Settings, token: str, *, now: float) -> AccessClaims
         token,
         key=settings.access_secret,
         typ=ACCESS_TYP,
-        fields=_ACCESS_FIELDS,
         now=now,
     )
     return payload  # type: ignore[return-value]  # shape checked field by field above
@@ -282,7 +292,6 @@ def decode_refresh(settings: Settings, token: str, *, now: float) -> RefreshClai
         token,
         key=settings.refresh_secret,
         typ=REFRESH_TYP,
-        fields=_REFRESH_FIELDS,
         now=now,
     )
     return payload  # type: ignore[return-value]  # shape checked field by field above

@@ -278,3 +278,31 @@ def test_only_strict_compact_serialization_decodes(mangle):
     decode_access(settings, issued.token, now=1_000_001.0)
     with pytest.raises(InvalidToken):
         decode_access(settings, mangle(issued.token), now=1_000_001.0)
+
+
+def test_cached_verification_still_checks_expiry_and_the_key():
+    """The verified-token cache saves PyJWT work; expiry, key and type still decide every use."""
+    from reference_server.tokens import decode_access, decode_refresh, issue_access
+
+    settings = Settings.for_testing()
+    other = Settings.for_testing()
+    issued = issue_access(
+        settings,
+        user_id="u1",
+        email="a@example.test",
+        username="a",
+        full_name="A",
+        session_id="s1",
+        token_version=0,
+        now=1_000_000.0,
+    )
+    claims = decode_access(settings, issued.token, now=1_000_001.0)
+    claims["_id"] = "tampered"  # the caller's copy, not the cache's
+    assert decode_access(settings, issued.token, now=1_000_001.0)["_id"] == "u1"
+    with pytest.raises(InvalidToken) as expired:
+        decode_access(settings, issued.token, now=float(issued.expires_at))
+    assert expired.value.expired
+    with pytest.raises(InvalidToken):
+        decode_access(other, issued.token, now=1_000_001.0)
+    with pytest.raises(InvalidToken):
+        decode_refresh(settings, issued.token, now=1_000_001.0)
