@@ -413,7 +413,7 @@ class Device:
         assert spec is not None, "profile has no [register]"
         values = {"username": self.user.username, "email": self.user.email, "password": self.user.password}
         body = {k: v.format(**values) for k, v in spec.fields.items()}
-        return self._post_endpoint(spec.endpoint, body, presented="")
+        return self.post_endpoint(spec.endpoint, body, presented="")
 
     def login_exchange(self, *, password: str | None = None, login_name: str | None = None) -> Exchange:
         spec = self.profile.login
@@ -421,7 +421,7 @@ class Device:
         body = dict(spec.extra)
         body[spec.username_field] = login_name if login_name is not None else self.user.login_name(identifier)
         body[spec.password_field] = self.user.password if password is None else password
-        return self._post_endpoint(spec.endpoint, body, presented="")
+        return self.post_endpoint(spec.endpoint, body, presented="")
 
     def login(self) -> Tokens:
         """Log in; a response that is not a success with both tokens is a TargetError."""
@@ -497,7 +497,7 @@ class Device:
             else:
                 body[spec.field] = refresh_token
                 presented = f"body {spec.field}={shorten(refresh_token)}"
-        return self._post_endpoint(
+        return self.post_endpoint(
             spec.endpoint,
             body,
             headers=headers,
@@ -602,7 +602,7 @@ class Device:
             body["client_id"] = client_id
             body["client_secret"] = client_secret
 
-    def _post_endpoint(
+    def post_endpoint(
         self,
         endpoint: Any,
         body: dict[str, str],
@@ -612,6 +612,7 @@ class Device:
         omit: Iterable[str] = (),
         presented: str,
     ) -> Exchange:
+        """Send ``body`` to a profile endpoint with its encoding and client authentication (cookies as in send())."""
         headers = dict(headers or {})
         self._client_auth(endpoint.client_auth, headers, body)
         return self.send(

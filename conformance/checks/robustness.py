@@ -167,8 +167,8 @@ def _both_sources(device: Device, ctx: CheckContext, *, body_token: str, cookie_
     body[spec.field] = body_token
     csrf = ctx.profile.csrf
     headers = {csrf.header: device.jar[csrf.refresh_cookie]} if csrf and csrf.refresh_cookie in device.jar else {}
-    # Device has no public "present two ways at once" call; _post_endpoint adds encoding and client auth.
-    return device._post_endpoint(
+    # Device has no public "present two ways at once" call; post_endpoint adds encoding and client auth.
+    return device.post_endpoint(
         spec.endpoint,
         body,
         headers=headers,
