@@ -43,14 +43,24 @@ def embedded_server(**overrides: Any) -> Iterator[str]:
     """Serve the reference API on 127.0.0.1 (ephemeral port) and yield its URL; stop and clean up after."""
     from reference_server.server import ReferenceServer
 
+    from .checks.tokens import ACCESS_SECRET_ENV
+
     settings = embedded_settings(**overrides)
     server = ReferenceServer(settings)
+    # The suite started this server, so it knows the HS256 key: TOK-03 (algorithm pinning) can
+    # re-sign tokens with it instead of skipping, as it must against a black-box target.
+    saved = os.environ.get(ACCESS_SECRET_ENV)
+    os.environ[ACCESS_SECRET_ENV] = settings.access_secret
     try:
         server.start()
         yield server.url
     finally:
         server.stop()
         _remove_database(settings.db_path)
+        if saved is None:
+            os.environ.pop(ACCESS_SECRET_ENV, None)
+        else:
+            os.environ[ACCESS_SECRET_ENV] = saved
 
 
 def _remove_database(db_path: str) -> None:
