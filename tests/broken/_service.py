@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from reference_server.app import create_app as reference_app
-from reference_server.sessions import SessionService
+from reference_server.sessions import IssuedTokens, SessionService
 from reference_server.store import SqliteStore
+from reference_server.tokens import new_jti
 
 from ._wsgi import Closing
 
@@ -26,3 +27,15 @@ def app_with(service_class: type[SessionService]) -> Callable[..., Any]:
         return Closing(app, app, store) if owned else Closing(app, app)
 
     return create_app
+
+
+def new_branch(service: SessionService, user_id: str, absolute: float) -> IssuedTokens:
+    """Tokens of a brand-new session for ``user_id``: a second live branch, the defect several
+    reuse variants share (a replay answered with fresh tokens instead of a refusal)."""
+    user = service.store.get_user(user_id)
+    assert user is not None
+    now, jti = service.clock(), new_jti()
+    session = service.store.create_session(
+        user_id=user_id, user_agent="replay", jti=jti, now=now, absolute_expires_at=absolute
+    )
+    return service._issue(user, session.id, jti, now=now, not_after=int(absolute))

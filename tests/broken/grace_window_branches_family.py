@@ -11,9 +11,9 @@ import threading
 from typing import Any
 
 from reference_server.sessions import IssuedTokens, SessionService
-from reference_server.tokens import InvalidToken, decode_refresh, new_jti
+from reference_server.tokens import InvalidToken, decode_refresh
 
-from ._service import app_with
+from ._service import app_with, new_branch
 
 #: Seconds after a rotation during which the predecessor is honoured again.
 GRACE = 5.0
@@ -35,22 +35,13 @@ class GraceWindowBranches(SessionService):
             known = self.rotated.get(claims["jti"])
         if known is not None and self.clock() - known[0] < GRACE:
             # The defect: a second successor in a new branch, not the one already issued.
-            return self._branch(known[1], known[2])
+            return new_branch(self, known[1], known[2])
         issued = super().refresh(refresh_token)
         session = self.store.get_session(issued.session_id)
         assert session is not None
         with self.lock:
             self.rotated[claims["jti"]] = (self.clock(), claims["_id"], session.absolute_expires_at)
         return issued
-
-    def _branch(self, user_id: str, absolute: float) -> IssuedTokens:
-        user = self.store.get_user(user_id)
-        assert user is not None
-        now, jti = self.clock(), new_jti()
-        session = self.store.create_session(
-            user_id=user_id, user_agent="grace retry", jti=jti, now=now, absolute_expires_at=absolute
-        )
-        return self._issue(user, session.id, jti, now=now, not_after=int(absolute))
 
 
 create_app = app_with(GraceWindowBranches)

@@ -10,9 +10,9 @@ import threading
 from typing import Any
 
 from reference_server.sessions import IssuedTokens, SessionService
-from reference_server.tokens import InvalidToken, decode_refresh, new_jti
+from reference_server.tokens import InvalidToken, decode_refresh
 
-from ._service import app_with
+from ._service import app_with, new_branch
 
 
 class NoReuseDetection(SessionService):
@@ -31,22 +31,13 @@ class NoReuseDetection(SessionService):
             known = self.exchanged.get(claims["jti"])
         if known is not None:
             # The defect: a used token is not recognised as reuse; it starts another branch.
-            return self._branch(*known)
+            return new_branch(self, *known)
         issued = super().refresh(refresh_token)
         session = self.store.get_session(issued.session_id)
         assert session is not None
         with self.lock:
             self.exchanged[claims["jti"]] = (claims["_id"], session.absolute_expires_at)
         return issued
-
-    def _branch(self, user_id: str, absolute: float) -> IssuedTokens:
-        user = self.store.get_user(user_id)
-        assert user is not None
-        now, jti = self.clock(), new_jti()
-        session = self.store.create_session(
-            user_id=user_id, user_agent="replay", jti=jti, now=now, absolute_expires_at=absolute
-        )
-        return self._issue(user, session.id, jti, now=now, not_after=int(absolute))
 
 
 create_app = app_with(NoReuseDetection)
