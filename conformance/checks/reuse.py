@@ -69,27 +69,34 @@ def replayed_refresh_token_is_rejected(ctx: CheckContext) -> Generator[Wait, Non
             _replay(ctx, devices.new(client.user, label="attacker"), first, via, who="another client")
 
 
+def _replaying_the_oldest_revokes_the_newest(ctx: CheckContext, *, rotations: int, because: str) -> None:
+    """R1 -> ... -> R(1+rotations) by the client, an attacker replays R1, the newest must die.
+
+    ``because`` may name ``{via}``, the presentation exercised (each declared one in turn).
+    """
+    _require_detection(ctx)
+    with DeviceGroup(ctx) as devices:
+        for via in ctx.profile.refresh.present:
+            client = devices.new(label="client")
+            chain = [client.login()]
+            for _ in range(rotations):
+                chain.append(client.refresh(chain[-1].refresh_token, via=via))
+            _replay(ctx, devices.new(client.user, label="attacker"), chain[0], via, who="the attacker")
+            _family_revoked(ctx, client, chain[-1], via, because=because.format(via=via))
+
+
 # RFC 9700 §4.14.2: "The authorization server cannot determine which party submitted the invalid
 # refresh token, but it will revoke the active refresh token. This stops the attack at the cost of
 # forcing the legitimate client to obtain a fresh authorization grant."
 @requirement("REU-02")
 def reuse_revokes_family_after_legitimate_refresh(ctx: CheckContext) -> None:
     """The client exchanges R1 for R2; an attacker replays R1; then R2 is refused too."""
-    _require_detection(ctx)
-    with DeviceGroup(ctx) as devices:
-        for via in ctx.profile.refresh.present:
-            client = devices.new(label="client")
-            first = client.login()
-            second = client.refresh(first.refresh_token, via=via)
-            _replay(ctx, devices.new(client.user, label="attacker"), first, via, who="the attacker")
-            _family_revoked(
-                ctx,
-                client,
-                second,
-                via,
-                because=f"after R1 was replayed (presented by {via}), the family was not revoked: the client's R2 "
-                "still refreshes",
-            )
+    _replaying_the_oldest_revokes_the_newest(
+        ctx,
+        rotations=1,
+        because="after R1 was replayed (presented by {via}), the family was not revoked: "
+        "the client's R2 still refreshes",
+    )
 
 
 # RFC 9700 §4.14.2: "The authorization server cannot determine which party submitted the invalid
@@ -150,22 +157,12 @@ def reuse_revokes_family_access_tokens(ctx: CheckContext) -> None:
 @requirement("REU-05")
 def older_generation_reuse_revokes_family(ctx: CheckContext) -> None:
     """After R1 -> R2 -> R3, R1 replayed is refused and R3 is revoked with it."""
-    _require_detection(ctx)
-    with DeviceGroup(ctx) as devices:
-        for via in ctx.profile.refresh.present:
-            client = devices.new(label="client")
-            first = client.login()
-            second = client.refresh(first.refresh_token, via=via)
-            third = client.refresh(second.refresh_token, via=via)
-            _replay(ctx, devices.new(client.user, label="attacker"), first, via, who="the attacker")
-            _family_revoked(
-                ctx,
-                client,
-                third,
-                via,
-                because=f"after the two-generations-old R1 was replayed (presented by {via}), "
-                "the family was not revoked: R3 still refreshes",
-            )
+    _replaying_the_oldest_revokes_the_newest(
+        ctx,
+        rotations=2,
+        because="after the two-generations-old R1 was replayed (presented by {via}), "
+        "the family was not revoked: R3 still refreshes",
+    )
 
 
 # RFC 9700 §4.14.2: "This can enable an authorization server to efficiently determine the grant to
