@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from .client import Device, Exchange, Tokens, User
+from .device import Device, Exchange, Tokens, User
 from .errors import CalibrationError, CheckSkipped, TargetError, UsageError
 from .profile import Profile
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .client import Exchange
+from .device import Exchange
 from .errors import RequirementFailed
 
 

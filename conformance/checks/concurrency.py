@@ -14,8 +14,8 @@ from functools import partial
 from typing import TypeVar
 
 from .. import expect
-from ..client import Device, Exchange, Tokens, User
 from ..context import CheckContext, DeviceGroup
+from ..device import Device, Exchange, Tokens, User
 from ..errors import CheckSkipped, TargetError
 from ..registry import requirement
 

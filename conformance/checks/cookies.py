@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import expect
-from ..client import Exchange, SetCookie, Tokens, decode_unverified
 from ..context import CheckContext
+from ..device import Exchange, SetCookie, Tokens, decode_unverified
 from ..errors import CheckSkipped, DeviationDeclared
 from ..registry import requirement
 

@@ -11,8 +11,8 @@ from collections.abc import Generator
 from typing import Any
 
 from .. import expect
-from ..client import Device, Exchange, Tokens
 from ..context import EXPIRY_SLACK, CheckContext, Wait
+from ..device import Device, Exchange, Tokens
 from ..errors import CalibrationError, CheckSkipped
 from ..registry import requirement
 

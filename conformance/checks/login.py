@@ -10,8 +10,8 @@ import statistics
 from typing import Any
 
 from .. import expect
-from ..client import Exchange, User
 from ..context import CheckContext
+from ..device import Exchange, User
 from ..errors import CheckSkipped, DeviationDeclared, TargetError
 from ..registry import requirement
 

@@ -11,8 +11,8 @@ import re
 from typing import Any
 
 from .. import expect, jwt_probes
-from ..client import Exchange
 from ..context import CheckContext
+from ..device import Exchange
 from ..errors import CheckSkipped, TargetError
 from ..registry import requirement
 from .tokens import still_valid

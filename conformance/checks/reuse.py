@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Generator
 
 from .. import expect
-from ..client import Device, Exchange, Tokens
 from ..context import EXPIRY_SLACK, CheckContext, DeviceGroup, Wait
+from ..device import Device, Exchange, Tokens
 from ..errors import CheckSkipped, DeviationDeclared, TargetError
 from ..registry import requirement
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from .. import expect, jwt_probes
-from ..client import Device, Exchange, Tokens, User, shorten
 from ..context import CheckContext
+from ..device import Device, Exchange, Tokens, User, shorten
 from ..errors import CheckSkipped
 from ..registry import requirement
 

@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .. import expect, jwt_probes
-from ..client import Device, Tokens, decode_unverified
 from ..context import CheckContext
+from ..device import Device, Tokens, decode_unverified
 from ..errors import CalibrationError, CheckSkipped, TargetError
 from ..registry import requirement
 

@@ -1,228 +1,33 @@
-"""The suite's HTTP client: devices with their own cookie jars, speaking a profile's API.
+"""The suite's HTTP device: one client instance with its own cookie jar, speaking a profile's API.
 
-requests will not send a ``Secure`` cookie over plain http, and it joins several ``Set-Cookie``
-headers with ", " although ``Expires`` contains a comma (see STYLE.md). So each Device keeps its
-own jar, parses every raw ``Set-Cookie`` itself and writes the ``Cookie`` header itself.
-A presentation is explicit: a token sent as a Bearer header is never also sent as a cookie,
-so a forged header can never pass on the strength of a valid cookie (and the reverse).
+Each Device keeps its own jar (see cookies.py for why requests' jar is not used) and writes the
+``Cookie`` header itself. A presentation is explicit: a token sent as a Bearer header is never
+also sent as a cookie, so a forged header can never pass on the strength of a valid cookie (and
+the reverse).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import requests
 
+from .cookies import SetCookie, parse_set_cookie
 from .errors import TargetError, TargetUnreachable
+from .evidence import Exchange, decode_unverified, shorten
 
 if TYPE_CHECKING:
     from .context import CheckContext
     from .profile import Profile
 
-
-# ---------------------------------------------------------------- cookies
-
-
-@dataclass(frozen=True)
-class SetCookie:
-    """One raw Set-Cookie header, parsed (RFC 6265bis §5.7, leniently)."""
-
-    name: str
-    value: str
-    #: attribute names lower-cased -> value ("" for flags such as HttpOnly); the last one wins
-    attributes: dict[str, str]
-    #: attribute names lower-cased, in order, duplicates kept (CKE-08 looks for repeats)
-    attribute_names: tuple[str, ...]
-    raw: str
-
-    @property
-    def secure(self) -> bool:
-        return "secure" in self.attributes
-
-    @property
-    def httponly(self) -> bool:
-        return "httponly" in self.attributes
-
-    @property
-    def samesite(self) -> str | None:
-        return self.attributes.get("samesite")
-
-    @property
-    def path(self) -> str | None:
-        return self.attributes.get("path")
-
-    @property
-    def domain(self) -> str | None:
-        return self.attributes.get("domain")
-
-    @property
-    def max_age(self) -> int | None:
-        raw = self.attributes.get("max-age")
-        if raw is None:
-            return None
-        try:
-            return int(raw)
-        except ValueError:
-            return None
-
-    @property
-    def expires(self) -> float | None:
-        """Expires as an epoch timestamp, or None when absent or unparseable."""
-        raw = self.attributes.get("expires")
-        if not raw:
-            return None
-        try:
-            return parsedate_to_datetime(raw).timestamp()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-
-    def lifetime(self, date: float) -> float | None:
-        """Seconds the cookie lives from ``date``: Max-Age wins over Expires (RFC 6265bis §5.6.2)."""
-        if self.max_age is not None:
-            return float(self.max_age)
-        expires = self.expires
-        return None if expires is None else expires - date
-
-    def deletes(self, date: float) -> bool:
-        """True when this Set-Cookie removes the cookie (Max-Age <= 0 or Expires in the past)."""
-        lifetime = self.lifetime(date)
-        return lifetime is not None and lifetime <= 0
-
-
-def parse_set_cookie(raw: str) -> SetCookie:
-    name_value, *attribute_parts = raw.split(";")
-    name, _, value = name_value.partition("=")
-    attributes: dict[str, str] = {}
-    names: list[str] = []
-    for part in attribute_parts:
-        key, _, attr_value = part.partition("=")
-        key = key.strip().lower()
-        if not key:
-            continue
-        names.append(key)
-        attributes[key] = attr_value.strip()
-    return SetCookie(
-        name=name.strip(),
-        value=value.strip().strip('"'),
-        attributes=attributes,
-        attribute_names=tuple(names),
-        raw=raw,
-    )
-
-
-# ---------------------------------------------------------------- tokens and evidence
-
-
-def shorten(token: str, keep: int = 12) -> str:
-    """Tokens in evidence are shortened so reports show which token, not the token."""
-    return token if len(token) <= 2 * keep + 3 else f"{token[:keep]}…{token[-6:]}"
-
-
-def decode_segment(segment: str) -> Any:
-    padded = segment + "=" * (-len(segment) % 4)
-    return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-
-
-def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(header, payload) of a compact JWT, without verification; None when it is not one."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        header = decode_segment(parts[0])
-        payload = decode_segment(parts[1])
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        return None
-    if not isinstance(header, dict) or not isinstance(payload, dict):
-        return None
-    return header, payload
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """One request and its response, kept as evidence."""
-
-    method: str
-    url: str
-    #: how the request presented its credentials, e.g. "Bearer <eyJhbGci…>" / "cookie refreshToken"
-    presented: str
-    request_body: str
-    status: int
-    headers: Mapping[str, str]
-    set_cookies: tuple[SetCookie, ...]
-    body: bytes
-    #: local clock when the request was sent and when the response arrived
-    sent_at: float
-    received_at: float
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    @property
-    def json(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
-
-    def cookie(self, name: str) -> SetCookie | None:
-        """The last Set-Cookie for ``name`` in this response."""
-        found = None
-        for cookie in self.set_cookies:
-            if cookie.name == name:
-                found = cookie
-        return found
-
-    @property
-    def server_date(self) -> float | None:
-        raw = self.header("date")
-        if not raw:
-            return None
-        try:
-            return parsedate_to_datetime(raw).timestamp()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-
-    def describe(self, body_chars: int = 200) -> str:
-        """A one-paragraph account of the exchange with tokens shortened."""
-        body = _shorten_tokens(self.text[:body_chars])
-        interesting = [
-            f"{name}: {_shorten_tokens(value)}"
-            for name, value in self.headers.items()
-            if name in ("www-authenticate", "cache-control", "content-type", "location", "retry-after")
-        ]
-        cookies = [_shorten_tokens(c.raw) for c in self.set_cookies]
-        lines = [f"{self.method} {self.url} [{self.presented or 'no credentials'}] -> {self.status}"]
-        if self.request_body:
-            lines.append(f"  request body: {_shorten_tokens(self.request_body[:body_chars])}")
-        lines.extend(f"  {h}" for h in interesting)
-        lines.extend(f"  set-cookie: {c}" for c in cookies)
-        if body:
-            lines.append(f"  body: {body}")
-        return "\n".join(lines)
-
-
-def _shorten_tokens(text: str) -> str:
-    import re
-
-    return re.sub(r"[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*", lambda m: shorten(m.group(0)), text)
+__all__ = ["Device", "Exchange", "SetCookie", "Tokens", "User", "decode_unverified", "shorten"]
 
 
 @dataclass(frozen=True)
