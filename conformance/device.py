@@ -9,6 +9,7 @@ the reverse).
 from __future__ import annotations
 
 import base64
+import http.cookiejar
 import json
 import threading
 import time
@@ -92,7 +93,7 @@ class Device:
     label: str = "device"
     jar: dict[str, str] = field(default_factory=dict)
     history: list[Exchange] = field(default_factory=list)
-    _session: requests.Session = field(default_factory=requests.Session)
+    _session: requests.Session = field(default_factory=lambda: _jarless_session())
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -115,10 +116,17 @@ class Device:
         raw_body: bytes | None = None,
         cookies: Mapping[str, str] | None = None,
         omit_cookies: Iterable[str] = (),
+        use_jar: bool = True,
         presented: str = "",
         session: requests.Session | None = None,
     ) -> Exchange:
-        """Send one request; cookies are the jar (minus ``omit_cookies``) overlaid with ``cookies``."""
+        """Send one request; cookies are the jar (minus ``omit_cookies``) overlaid with ``cookies``.
+
+        ``use_jar=False`` is for requests that present exactly one token, or nothing: they carry
+        no jar cookie but the double-submit CSRF ones (not credentials), so a cookie the profile
+        does not name (an undeclared token cookie, a framework session) cannot stand in for the
+        credential under test.
+        """
         config = self.ctx.config
         url = urljoin(config.target.rstrip("/") + "/", path.lstrip("/"))
         request_headers = {"User-Agent": f"tokenconform/{self.label}", "Accept": "application/json"}
@@ -126,7 +134,8 @@ class Device:
         request_headers.update(headers or {})
         omitted = set(omit_cookies)
         with self._lock:
-            outgoing = {k: v for k, v in self.jar.items() if k not in omitted}
+            carried = self.jar if use_jar else {k: v for k, v in self.jar.items() if k in self._csrf_cookie_names()}
+            outgoing = {k: v for k, v in carried.items() if k not in omitted}
         outgoing.update(cookies or {})
         if outgoing:
             request_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in outgoing.items())
@@ -195,6 +204,12 @@ class Device:
                     self.jar.pop(cookie.name, None)
                 else:
                     self.jar[cookie.name] = cookie.value
+
+    def _csrf_cookie_names(self) -> frozenset[str]:
+        csrf = self.profile.csrf
+        if csrf is None:
+            return frozenset()
+        return frozenset(n for n in (csrf.access_cookie, csrf.refresh_cookie) if n)
 
     def _csrf_headers(self, cookie_name: str, token: str | None) -> dict[str, str]:
         """The double-submit header for presenting ``token``.
@@ -307,7 +322,7 @@ class Device:
             body,
             headers=headers,
             cookies=cookies,
-            omit=[cookie_name] if cookie_name else [],
+            use_jar=False,
             presented=presented,
         )
 
@@ -352,7 +367,7 @@ class Device:
             target,
             headers=headers,
             cookies=cookies,
-            omit_cookies=[c for c in (cookie_name, self.profile.tokens_refresh.cookie) if c],
+            use_jar=False,
             presented=presented,
         )
 
@@ -392,7 +407,7 @@ class Device:
             cookies=cookies,
             json_body=body if spec.endpoint.encoding == "json" else None,
             form=body if spec.endpoint.encoding == "form" else None,
-            omit_cookies=[c for c in (access_cookie, refresh_cookie) if c],
+            use_jar=False,
             presented=presented,
         )
 
@@ -415,6 +430,7 @@ class Device:
         headers: Mapping[str, str] | None = None,
         cookies: Mapping[str, str] | None = None,
         omit: Iterable[str] = (),
+        use_jar: bool = True,
         presented: str,
     ) -> Exchange:
         """Send ``body`` to a profile endpoint with its encoding and client authentication (cookies as in send())."""
@@ -428,8 +444,20 @@ class Device:
             form=body if endpoint.encoding == "form" else None,
             cookies=cookies,
             omit_cookies=omit,
+            use_jar=use_jar,
             presented=presented,
         )
+
+
+def _jarless_session() -> requests.Session:
+    """A requests session that never stores a cookie: the Device's own jar is the only one.
+
+    requests keeps every non-Secure cookie it receives over http and sends it back on its own,
+    so a "no token" request would carry the token cookies of a target that omits Secure.
+    """
+    session = requests.Session()
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return session
 
 
 def _reason(exc: Exception) -> str:

@@ -11,7 +11,7 @@ from conformance.results import Outcome
 
 from .conftest import assert_outcome, run_against
 
-CHECKS = ["CKE-01", "CKE-02", "CKE-03", "CKE-04", "CKE-05", "CKE-06", "CKE-07", "CKE-08", "CKE-10", "CKE-11"]
+CHECKS = ["CKE-01", "CKE-02", "CKE-03", "CKE-05", "CKE-06", "CKE-07", "CKE-08", "CKE-10", "CKE-11"]
 
 
 @pytest.mark.parametrize("requirement_id", CHECKS)
@@ -80,3 +80,47 @@ def test_tokens_in_body_fail_a_declared_cookie_only_delivery():
     # The server still answers tokens in JSON (delivery "both") while the profile declares cookies only.
     result = run_against(["CKE-09"], profile=cookie_only_profile())["CKE-09"]
     assert_outcome(result, Outcome.FAILED)
+
+
+def test_no_prefixed_cookie_is_nothing_to_judge(reference_results):
+    # A vacuous pass would claim the prefix rules hold where no prefix is used.
+    result = reference_results["CKE-04"]
+    assert_outcome(result, Outcome.SKIPPED)
+    assert "__Host-" in result.message
+
+
+def json_only_profile():
+    """The reference API described as a JSON-only target: the cookies it also sets go unmentioned."""
+    reference = load_profile("reference")
+    return dataclasses.replace(
+        reference,
+        tokens_access=TokenLocation(json="accessToken"),
+        tokens_refresh=TokenLocation(json="refreshToken"),
+        refresh=dataclasses.replace(reference.refresh, present=("body",)),
+        protected=dataclasses.replace(reference.protected, present=("bearer",)),
+        logout=dataclasses.replace(reference.logout, present=("bearer",)),
+        policy=dataclasses.replace(reference.policy, delivery="body"),
+    )
+
+
+def _whole_suite(**kwargs):
+    from conformance.registry import load_all_checks
+
+    return run_against([c.id for c in load_all_checks().all()], **kwargs)
+
+
+def test_undeclared_token_cookies_never_stand_in_for_the_credential_under_test():
+    """Regression (issue 6.1): the jar's token cookies rode along with 'no token' requests, so the
+    calibration saw the protected route open without credentials and every check errored."""
+    results = _whole_suite(profile=json_only_profile())
+    errors = {i: r.message for i, r in results.items() if r.outcome is Outcome.ERROR}
+    failures = {i: r.message for i, r in results.items() if r.outcome is Outcome.FAILED}
+    assert not errors and not failures
+    # The cookies the profile does not name still carry tokens, so their attributes are judged.
+    assert_outcome(results["CKE-01"], Outcome.PASSED)
+
+
+def test_undeclared_cookie_without_secure_fails_cke01_and_nothing_errors():
+    results = _whole_suite(profile=json_only_profile(), defect="cookies_without_secure")
+    assert {i for i, r in results.items() if r.outcome is Outcome.ERROR} == set()
+    assert {i for i, r in results.items() if r.outcome is Outcome.FAILED} == {"CKE-01"}
