@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from .device import Device, Exchange, Tokens, User
+from .device import Device, Exchange, Tokens, User, decode_unverified
 from .errors import CalibrationError, CheckSkipped, TargetError, UsageError
 from .profile import Profile
+from .redact import Secrets
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,13 @@ class CheckContext:
         self.skew: float | None = None
         #: token -> the double-submit CSRF value issued with it (profiles with [csrf])
         self._csrf: dict[str, str] = {}
+        #: every secret this run sent or received, redacted from reports (conformance/redact.py)
+        self.secrets = Secrets.for_run(self.environ, config.headers)
 
     # ---- evidence
 
     def record(self, exchange: Exchange) -> None:
+        self.secrets.observe(exchange)
         with self._evidence_lock:
             self._evidence.append(exchange)
 
@@ -138,6 +142,7 @@ class CheckContext:
                 email=f"tc_{tag}@example.test",
                 password=f"Tc-{secrets.token_urlsafe(12)}",
             )
+            self.secrets.add_password(user.password)
             device = self._make_device(user, "registrar")
             try:
                 exchange = device.register()
@@ -160,6 +165,7 @@ class CheckContext:
                 f"the profile has no [register] endpoint: set TOKENCONFORM_USERNAME{suffix} and "
                 f"TOKENCONFORM_PASSWORD{suffix} to the credentials of a test account"
             )
+        self.secrets.add_password(password)
         return User(username=name, email=name, password=password)
 
     def second_user(self) -> User:
@@ -184,6 +190,7 @@ class CheckContext:
             raise UsageError(
                 "the profile uses client authentication: set TOKENCONFORM_CLIENT_ID and TOKENCONFORM_CLIENT_SECRET"
             )
+        self.secrets.add_password(client_secret)
         return client_id, client_secret
 
     def release_connections(self) -> None:
@@ -235,20 +242,38 @@ class CheckContext:
             )
         return Wait(deadline=deadline, reason=reason)
 
-    def require_unexpired(self, claims: dict[str, Any] | None, at: float, what: str) -> None:
-        """A rejection only proves revocation if the token had not expired by ``at``.
+    def require_unexpired(self, expiry: Mapping[str, Any] | float | None, at: float, what: str) -> None:
+        """A verdict on a token is only fair while it had not reached its lifetime by ``at``.
 
-        With short TTLs on a loaded machine a "revoked" token may simply have expired; then
-        the check has no verdict and must report error, not pass.
+        ``expiry`` is a token's claims or its server-epoch expiry (``Tokens.access_expiry``, which
+        also covers opaque tokens through expires_in). A rejection of an expired token shows no
+        revocation, and its refusal is no defect: the check has no verdict and skips, saying
+        which setting would let it run (a loaded machine and short TTLs make this happen).
         """
-        if not claims:
-            return
-        exp = claims.get("exp")
-        if isinstance(exp, (int, float)) and not isinstance(exp, bool) and at >= exp - (self.skew or 0.0) - 0.5:
-            raise TargetError(
-                f"{what} had expired (exp {exp:.0f}) by the time it was presented, so its rejection "
-                "does not show revocation; run against a deployment with longer token lifetimes"
+        if isinstance(expiry, Mapping):
+            exp = expiry.get("exp")
+            expiry = float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
+        if expiry is not None and at >= expiry - (self.skew or 0.0) - 0.5:
+            raise CheckSkipped(
+                f"{what} reached its lifetime (expires {expiry:.0f}) before it was presented, so the "
+                "target's answer says nothing; run against a deployment with longer token lifetimes"
             )
+
+    def token_is_jwt(self, token: str) -> bool:
+        """Whether JWT-only checks apply: the profile's tokens.format, or the token itself on "auto"."""
+        if self.profile.token_format != "auto":
+            return self.profile.token_format == "jwt"
+        return decode_unverified(token) is not None
+
+    def require_jwt(self, token: str, what: str) -> None:
+        """JWT-only checks skip on opaque tokens, which are legitimate (RFC 6749 §1.4, RFC 7662)."""
+        if not self.token_is_jwt(token):
+            how = (
+                'the profile declares tokens.format = "opaque"'
+                if self.profile.token_format == "opaque"
+                else (f"the {what} is not a JWT")
+            )
+            raise CheckSkipped(f"{how}: opaque tokens are legitimate and this check judges JWT contents")
 
     # ---- calibration
 

@@ -1,7 +1,10 @@
 """Exchanges (one request and its response) kept as evidence, and the JWT decoding they need.
 
-Evidence is what reports show; tokens in it are shortened so a reader sees which token, not
-the token.
+Evidence is what reports show. :meth:`Exchange.describe` never cuts a token (or any other
+unbroken run of token characters) in half, so that redaction (``conformance/redact.py``) can
+still recognise every secret in it; the run redacts each result before any report sees it.
+:func:`shorten` is the fingerprint redaction uses, so a presented token reads the same in the
+``presented`` label and in a redacted body.
 """
 
 from __future__ import annotations
@@ -16,11 +19,28 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from .cookies import SetCookie
+from .redact import fingerprint
+
+#: characters that make up tokens (base64url, base64, JWT dots, opaque-token punctuation)
+_TOKEN_CHAR = re.compile(r"[A-Za-z0-9._~+/=-]")
 
 
-def shorten(token: str, keep: int = 12) -> str:
-    """Tokens in evidence are shortened so reports show which token, not the token."""
-    return token if len(token) <= 2 * keep + 3 else f"{token[:keep]}…{token[-6:]}"
+def shorten(token: str) -> str:
+    """Which token, not the token: the redaction fingerprint (first characters + SHA-256 prefix)."""
+    return fingerprint(token)
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut after about ``limit`` characters, but never inside a token: the cut moves on to
+    the end of the run of token characters it would split, so redaction sees every token whole."""
+    if len(text) <= limit:
+        return text
+    end = limit
+    while end < len(text) and _TOKEN_CHAR.match(text[end]) and _TOKEN_CHAR.match(text[end - 1]):
+        end += 1
+    if end < len(text) and text[end] == '"':  # keep a JSON string whole, for the field patterns
+        end += 1
+    return text[:end] + ("…" if end < len(text) else "")
 
 
 def decode_segment(segment: str) -> Any:
@@ -97,23 +117,19 @@ class Exchange:
             return None
 
     def describe(self, body_chars: int = 200) -> str:
-        """A one-paragraph account of the exchange with tokens shortened."""
-        body = _shorten_tokens(self.text[:body_chars])
+        """A one-paragraph account of the exchange, bodies clipped (never inside a token), not yet redacted."""
+        body = clip(self.text, body_chars)
         interesting = [
-            f"{name}: {_shorten_tokens(value)}"
+            f"{name}: {value}"
             for name, value in self.headers.items()
             if name in ("www-authenticate", "cache-control", "content-type", "location", "retry-after")
         ]
-        cookies = [_shorten_tokens(c.raw) for c in self.set_cookies]
+        cookies = [c.raw for c in self.set_cookies]
         lines = [f"{self.method} {self.url} [{self.presented or 'no credentials'}] -> {self.status}"]
         if self.request_body:
-            lines.append(f"  request body: {_shorten_tokens(self.request_body[:body_chars])}")
+            lines.append(f"  request body: {clip(self.request_body, body_chars)}")
         lines.extend(f"  {h}" for h in interesting)
         lines.extend(f"  set-cookie: {c}" for c in cookies)
         if body:
             lines.append(f"  body: {body}")
         return "\n".join(lines)
-
-
-def _shorten_tokens(text: str) -> str:
-    return re.sub(r"[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*", lambda m: shorten(m.group(0)), text)
