@@ -43,24 +43,27 @@ def embedded_server(**overrides: Any) -> Iterator[str]:
     """Serve the reference API on 127.0.0.1 (ephemeral port) and yield its URL; stop and clean up after."""
     from reference_server.server import ReferenceServer
 
-    from .checks.tokens import ACCESS_SECRET_ENV
+    from .checks.tokens import ACCESS_SECRET_ENV, REFRESH_SECRET_ENV
 
     settings = embedded_settings(**overrides)
     server = ReferenceServer(settings)
-    # The suite started this server, so it knows the HS256 key: TOK-03 (algorithm pinning) can
-    # re-sign tokens with it instead of skipping, as it must against a black-box target.
-    saved = os.environ.get(ACCESS_SECRET_ENV)
-    os.environ[ACCESS_SECRET_ENV] = settings.access_secret
+    # The suite started this server, so it knows both HS256 keys: the checks that mint tokens
+    # (TOK-03 algorithm pinning, TOK-12 iss/aud, EXP-05 nbf/exp) run instead of skipping, as they
+    # must against a black-box target.
+    handed = {ACCESS_SECRET_ENV: settings.access_secret, REFRESH_SECRET_ENV: settings.refresh_secret}
+    saved = {name: os.environ.get(name) for name in handed}
+    os.environ.update(handed)
     try:
         server.start()
         yield server.url
     finally:
         server.stop()
         _remove_database(settings.db_path)
-        if saved is None:
-            os.environ.pop(ACCESS_SECRET_ENV, None)
-        else:
-            os.environ[ACCESS_SECRET_ENV] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _remove_database(db_path: str) -> None:

@@ -7,6 +7,7 @@ import math
 import re
 import secrets
 import statistics
+from collections.abc import Callable
 from typing import Any
 
 from .. import expect
@@ -48,6 +49,42 @@ def _unknown_user(ctx: CheckContext) -> User:
     return User(username=f"tc_nobody_{tag}", email=f"tc_nobody_{tag}@example.test", password="Wrong-" + tag)
 
 
+def _at_path(document: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(document, dict):
+            return None
+        document = document.get(part)
+    return document
+
+
+def issued_tokens(ctx: CheckContext, exchange: Exchange) -> list[str]:
+    """Which tokens a login response hands out where the profile says tokens go (empty: none)."""
+    found = []
+    for kind, location in (("access token", ctx.profile.tokens_access), ("refresh token", ctx.profile.tokens_refresh)):
+        value = _at_path(exchange.json, location.json) if location.json else None
+        cookie = exchange.cookie(location.cookie) if location.cookie else None
+        if (isinstance(value, str) and value) or (cookie is not None and cookie.value):
+            found.append(kind)
+    return found
+
+
+def logged_in(ctx: CheckContext, exchange: Exchange) -> bool:
+    """A login attempt succeeded: it handed out a token, whatever its status (a 200 without one is no login)."""
+    return bool(issued_tokens(ctx, exchange))
+
+
+def premise_broken_by_login(ctx: CheckContext, what: str, exchange: Exchange, *, needed_for: str) -> CheckSkipped:
+    """The skip for a check whose premise (this login fails) is itself LGN-08's failure.
+
+    One root cause, one failure: LGN-08 fails on the target, and the checks that compare or count
+    failed logins say why they have nothing to judge instead of reporting an error.
+    """
+    return CheckSkipped(
+        f"a login with {what} succeeded ({exchange.status}), which fails LGN-08 (a wrong password never "
+        f"logs in); {needed_for} cannot be judged until it is refused"
+    )
+
+
 def _failed_logins(ctx: CheckContext) -> tuple[Exchange, Exchange]:
     """(unknown account, known account with a wrong password)."""
     user = ctx.new_user()
@@ -56,8 +93,8 @@ def _failed_logins(ctx: CheckContext) -> tuple[Exchange, Exchange]:
     stranger = ctx.new_device(_unknown_user(ctx), label="unknown")
     unknown = stranger.login_exchange()
     for what, exchange in (("an unknown account", unknown), ("a wrong password", wrong)):
-        if exchange.ok:
-            raise TargetError(f"login with {what} succeeded", evidence=[exchange.describe()])
+        if logged_in(ctx, exchange):
+            raise premise_broken_by_login(ctx, what, exchange, needed_for="comparing the answers to failed logins")
         if exchange.status == 429:
             raise TargetError(
                 f"login with {what} was throttled, so the comparison is void", evidence=[exchange.describe()]
@@ -171,7 +208,12 @@ def failed_logins_do_not_differ_in_timing(ctx: CheckContext) -> None:
         wrong = known.login_exchange(password="Wrong-" + secrets.token_hex(4))
         unknown = stranger.login_exchange()
         stranger.close()
-        for series, exchange in ((wrong_times, wrong), (unknown_times, unknown)):
+        for what, series, exchange in (
+            ("a wrong password", wrong_times, wrong),
+            ("an unknown account", unknown_times, unknown),
+        ):
+            if logged_in(ctx, exchange):
+                raise premise_broken_by_login(ctx, what, exchange, needed_for="the timing of failed logins")
             if exchange.status == 429:
                 raise TargetError("login was throttled during timing sampling", evidence=[exchange.describe()])
             series.append(exchange.received_at - exchange.sent_at)
@@ -328,8 +370,8 @@ def failed_logins_are_throttled(ctx: CheckContext) -> None:
         last = device.login_exchange(password=f"Wrong-{attempt}-{secrets.token_hex(4)}")
         if last.status in (429, 423, 503) or last.header("retry-after"):
             return
-        if last.ok:
-            raise TargetError("a login with a wrong password succeeded", evidence=[last.describe()])
+        if logged_in(ctx, last):
+            raise premise_broken_by_login(ctx, "a wrong password", last, needed_for="throttling of failed logins")
     assert last is not None
     raise expect.fail(
         f"{THROTTLE_ATTEMPTS} wrong passwords in a row for one account were never throttled",
@@ -337,3 +379,45 @@ def failed_logins_are_throttled(ctx: CheckContext) -> None:
         actual=f"attempt {THROTTLE_ATTEMPTS}: {last.status}",
         exchanges=[last],
     )
+
+
+# RFC 6749 §4.3.2: "The authorization server MUST: [...] validate the resource owner password
+# credentials using its existing password validation algorithm."
+@requirement("LGN-08")
+def wrong_password_never_logs_in(ctx: CheckContext) -> None:
+    """A wrong password, an empty password and an unknown account get no token; the right password does."""
+    user = ctx.new_user()
+    device = ctx.new_device(user)
+    attempts: list[tuple[str, Callable[[], Exchange]]] = [
+        ("a wrong password", lambda: device.login_exchange(password=user.password + "-wrong")),
+        ("an empty password", lambda: device.login_exchange(password="")),
+        ("an unknown account", lambda: ctx.new_device(_unknown_user(ctx), label="unknown").login_exchange()),
+    ]
+    if user.password.swapcase() != user.password:
+        # Passwords are case-sensitive: a server that lower-cases before comparing lets this in.
+        swapped = user.password.swapcase()
+        attempts.insert(1, ("the password in another case", lambda: device.login_exchange(password=swapped)))
+    for what, attempt in attempts:
+        exchange = attempt()
+        tokens = issued_tokens(ctx, exchange)
+        if not tokens:
+            continue
+        # Does the token open the protected resource? Evidence, not the verdict: handing out a
+        # token at all for bad credentials is the failure.
+        opened = ""
+        if "access token" in tokens:
+            try:
+                issued = device.tokens_from(exchange, what="login")
+            except TargetError:
+                issued = None
+            if issued is not None and device.call_protected(issued.access_token).ok:
+                opened = ", and its access token opens the protected resource"
+        raise expect.fail(
+            f"a login with {what} was let in{opened}",
+            expected="a 4xx refusal carrying no token",
+            actual=f"{exchange.status} with the {' and '.join(tokens)}",
+            exchanges=[exchange],
+        )
+    # The oracle: the right password still logs in, so the refusals above were about the password
+    # (device.login() reports an error otherwise, and the failures did not lock the account).
+    device.login()

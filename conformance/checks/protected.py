@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import expect, jwt_probes
 from ..context import CheckContext
-from ..device import Exchange
+from ..device import Exchange, shorten
 from ..errors import CheckSkipped, TargetError
 from ..registry import requirement
 from .tokens import still_valid
@@ -230,3 +230,37 @@ def valid_access_token_is_accepted_by_every_presentation(ctx: CheckContext) -> N
         if not response.ok:
             ctx.require_unexpired(tokens.access_claims, response.sent_at, "the access token")
         expect.accepted(response, because=f"a fresh access token presented by {via} was refused")
+
+
+#: What a non-Bearer Authorization header looks like when a client (or a library default) gets it
+#: wrong; a resource server that strips any first word, or takes the whole header, accepts these.
+_OTHER_SCHEMES = ("Basic", "Token", "JWT")
+
+
+# RFC 6750 §2.1: "When sending the access token in the "Authorization" request header field
+# defined by HTTP/1.1 [RFC2617], the client uses the "Bearer" authentication scheme to transmit
+# the access token."
+@requirement("PRO-09")
+def only_the_bearer_scheme_carries_an_access_token(ctx: CheckContext) -> None:
+    """A valid access token sent bare, or under Basic, Token or JWT, does not open the protected resource."""
+    ctx.calibrate()
+    device = ctx.new_device()
+    tokens = device.login()
+    token = tokens.access_token
+    # The seed's middleware takes authHeader.split(' ')[1] (any first word passes); others take
+    # the whole header when it has no space. Both let a token through without the Bearer scheme.
+    endpoint = ctx.profile.protected.endpoint
+    jar_cookies = [c for c in (ctx.profile.tokens_access.cookie, ctx.profile.tokens_refresh.cookie) if c]
+    probes = [("no scheme", "", token)] + [(f"the {s} scheme", f"{s} ", token) for s in _OTHER_SCHEMES]
+    for label, prefix, value in probes:
+        # Device.call_protected always writes "<scheme> <token>"; a bare token needs the header by hand.
+        response = device.send(
+            endpoint.method,
+            endpoint.path,
+            headers={"Authorization": prefix + value},
+            omit_cookies=jar_cookies,
+            presented=f"Authorization: {prefix}{shorten(value)}",
+        )
+        ctx.require_unexpired(tokens.access_claims, response.sent_at, "the access token")
+        expect.rejected(response, because=f"a valid access token with {label} in the Authorization header was accepted")
+    still_valid(ctx, device, tokens)

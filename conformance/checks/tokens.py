@@ -13,7 +13,7 @@ import json
 import re
 import secrets
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,9 +23,12 @@ from ..device import Device, Tokens, decode_unverified
 from ..errors import CalibrationError, CheckSkipped, TargetError
 from ..registry import requirement
 
-#: Env var through which a user may give the suite the access-token HMAC secret (TOK-03 needs
-#: it, or a key TOK-04's dictionary recovers). Never read from a profile file.
+#: Env vars through which a user may give the suite the HMAC secrets of a test deployment, so the
+#: checks that must mint validly signed tokens (TOK-03, TOK-12, EXP-05) can run; a key TOK-04's
+#: dictionary recovers serves as well. Never read from a profile file.
 ACCESS_SECRET_ENV = "TOKENCONFORM_ACCESS_SECRET"
+REFRESH_SECRET_ENV = "TOKENCONFORM_REFRESH_SECRET"
+SECRET_ENVS = {"access": ACCESS_SECRET_ENV, "refresh": REFRESH_SECRET_ENV}
 
 
 # ---------------------------------------------------------------- shared by the forging checks
@@ -132,15 +135,44 @@ def signatures_are_verified(ctx: CheckContext) -> None:
     present_forgeries(ctx, device, tokens, forgeries, because="a token whose signature does not match was accepted")
 
 
-def _known_access_key(ctx: CheckContext, tokens: Tokens) -> tuple[bytes, str] | None:
-    """The access token's HMAC key and where it came from: the env var, or the dictionary."""
-    given = ctx.environ.get(ACCESS_SECRET_ENV)
+def minting_key(ctx: CheckContext, token: str, kind: str) -> tuple[bytes, str] | None:
+    """The HMAC key of an issued ``kind`` ("access"/"refresh") token and where it came from.
+
+    From the kind's env var, else from the common-secrets dictionary; None when neither has it.
+    A key that does not verify the token is our input's fault, so it is an error, not a verdict.
+    """
+    env = SECRET_ENVS[kind]
+    given = ctx.environ.get(env)
     if given:
-        return given.encode("utf-8"), ACCESS_SECRET_ENV
-    cracked = jwt_probes.crack_hs(tokens.access_token, ("", *jwt_probes.common_secrets()))
-    if cracked is not None:
-        return cracked.encode("utf-8"), "the common-secrets dictionary (see TOK-04)"
-    return None
+        key, source = given.encode("utf-8"), env
+    else:
+        cracked = jwt_probes.crack_hs(token, ("", *jwt_probes.common_secrets()))
+        if cracked is None:
+            return None
+        key, source = cracked.encode("utf-8"), "the common-secrets dictionary (see TOK-04)"
+    if not jwt_probes.verify_hs(jwt_probes.split(token), key):
+        raise TargetError(f"the key from {source} does not verify the issued {kind} token")
+    return key, source
+
+
+def minted_tokens_are_accepted(
+    ctx: CheckContext, device: Device, parts: jwt_probes.Parts, key: bytes, source: str
+) -> None:
+    """Positive control: the access token's own claims, re-signed by us, open the protected resource.
+
+    Without it a refusal of an edited token proves nothing (e.g. a target that compares token
+    strings with a list it issued refuses every re-signed token, edited or not).
+    """
+    control = jwt_probes.sign_hs(parts.header, parts.payload, key, parts.alg)
+    for via in ctx.profile.protected.present:
+        response = device.call_protected(control, via=via)
+        if not response.ok:
+            ctx.require_unexpired(parts.payload, response.sent_at, "the re-signed access token")
+            raise CalibrationError(
+                f"the access token re-signed unchanged with the key from {source} was refused "
+                f"({response.status}, {via}), so refusals of edited tokens prove nothing",
+                evidence=[response.describe()],
+            )
 
 
 # RFC 8725 §2.1: "An "RS256" (RSA, 2048 bit) parameter value can be changed into "HS256" (HMAC,
@@ -156,27 +188,14 @@ def each_key_is_used_with_one_algorithm(ctx: CheckContext) -> None:
             f"the access token is signed with {parts.alg or 'no algorithm'}; the HS256-keyed-with-the-public-key "
             "probe needs the target's published public key, which the profile format does not carry yet"
         )
-    known = _known_access_key(ctx, tokens)
+    known = minting_key(ctx, tokens.access_token, "access")
     if known is None:
         raise CheckSkipped(
             f"re-signing with another algorithm needs the {parts.alg} key: set {ACCESS_SECRET_ENV} to the "
             "access-token secret of a test deployment to enable this check"
         )
     key, source = known
-    if not jwt_probes.verify_hs(parts, key):
-        raise TargetError(f"the key from {source} does not verify the issued access token")
-    # Positive control: the same claims re-signed with the same algorithm must work, or a refusal
-    # of the other algorithms would prove nothing (e.g. a target that compares token strings).
-    control = jwt_probes.sign_hs(parts.header, parts.payload, key, parts.alg)
-    for via in ctx.profile.protected.present:
-        response = device.call_protected(control, via=via)
-        if not response.ok:
-            ctx.require_unexpired(parts.payload, response.sent_at, "the re-signed access token")
-            raise CalibrationError(
-                f"the access token re-signed with its own algorithm and the key from {source} was refused "
-                f"({response.status}, {via}), so refusals of other algorithms prove nothing",
-                evidence=[response.describe()],
-            )
+    minted_tokens_are_accepted(ctx, device, parts, key, source)
     forgeries = [
         (f"re-signed as {alg} with the same key", jwt_probes.sign_hs(parts.header, parts.payload, key, alg))
         for alg in jwt_probes.HS_ALGORITHMS
@@ -495,6 +514,120 @@ def tokens_are_unique_per_issuance(ctx: CheckContext) -> None:
         pairs = zip(devices, logins, strict=True)
         refreshes = list(pool.map(lambda pair: pair[0].refresh(pair[1].refresh_token), pairs))
     _all_distinct(logins + refreshes, "login or refresh")
+
+
+# ---------------------------------------------------------------- minting: TOK-12 here, EXP-05 in expiry.py
+
+#: An edit of a token's claims: the edited claims, or None when it does not apply to this token.
+ClaimsEdit = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+
+
+def minted_claims_are_rejected(
+    ctx: CheckContext, edits: Sequence[tuple[str, ClaimsEdit]], *, because: str, what: str
+) -> None:
+    """Tokens re-signed with the deployment's own keys but with edited claims are refused.
+
+    Access tokens go to the protected resource (with ``TOKENCONFORM_ACCESS_SECRET``), refresh
+    tokens to the refresh endpoint (with ``TOKENCONFORM_REFRESH_SECRET``); either key may also
+    come from the TOK-04 dictionary. Without a key for either kind the check skips, naming the
+    env vars: black-box, a forged claim cannot be told apart from a forged signature.
+    """
+    device, tokens = _login(ctx)
+    judged: list[str] = []
+    not_judged: list[str] = []
+    for kind, token in (("access", tokens.access_token), ("refresh", tokens.refresh_token)):
+        try:
+            parts = jwt_probes.split(token)
+        except ValueError:
+            not_judged.append(f"the {kind} token is opaque")
+            continue
+        if parts.alg not in jwt_probes.HS_ALGORITHMS:
+            not_judged.append(f"the {kind} token is signed with {parts.alg or 'no algorithm'}, not HMAC")
+            continue
+        known = minting_key(ctx, token, kind)
+        if known is None:
+            not_judged.append(f"{SECRET_ENVS[kind]} is not set")
+            continue
+        key, source = known
+        forgeries = []
+        for label, edit in edits:
+            edited = edit(dict(parts.payload))
+            if edited is not None:
+                forgeries.append((label, jwt_probes.sign_hs(parts.header, edited, key, parts.alg)))
+        if not forgeries:
+            not_judged.append(f"no probe applies to the {kind} token's claims")
+            continue
+        judged.append(kind)
+        if kind == "access":
+            minted_tokens_are_accepted(ctx, device, parts, key, source)
+            present_forgeries(ctx, device, tokens, forgeries, because=f"{because} (access token)")
+        else:
+            _refresh_forgeries_rejected(ctx, device, tokens, forgeries, because=f"{because} (refresh token)")
+    if not judged:
+        raise CheckSkipped(
+            f"{what} needs validly signed tokens with edited claims, and no token could be minted: "
+            f"{'; '.join(not_judged)}. Set {ACCESS_SECRET_ENV} and {REFRESH_SECRET_ENV} to the HMAC "
+            "secrets of a test deployment to enable this check"
+        )
+
+
+def _refresh_forgeries_rejected(
+    ctx: CheckContext, device: Device, tokens: Tokens, forgeries: Sequence[tuple[str, str]], *, because: str
+) -> None:
+    """Each forged refresh token is refused by every declared presentation; the original still refreshes."""
+    for label, forged in forgeries:
+        for via in ctx.profile.refresh.present:
+            response = device.refresh_exchange(forged, via=via)
+            ctx.require_unexpired(
+                tokens.refresh_claims, response.sent_at, "the refresh token the forgery was made from"
+            )
+            expect.rejected(response, because=f"{because} ({label}, presented by {via})")
+    # The oracle: the untouched refresh token still works, so the refusals were about the claims
+    # (and no forgery was taken as a replay that revoked the family).
+    response = device.refresh_exchange(tokens.refresh_token)
+    if response.status not in ctx.profile.refresh.endpoint.success_status:
+        ctx.require_unexpired(tokens.refresh_claims, response.sent_at, "the original refresh token")
+        raise CalibrationError(
+            f"the original refresh token was refused ({response.status}) after the forged ones, so their "
+            "rejection proves nothing: does the target revoke a session on a bad token?",
+            evidence=[response.describe()],
+        )
+
+
+#: An issuer and an audience no deployment uses (RFC 2606 reserves .invalid).
+OTHER_ISSUER = "https://issuer.tokenconform.invalid"
+OTHER_AUDIENCE = "https://audience.tokenconform.invalid"
+
+
+def _other_issuer(claims: dict[str, Any]) -> dict[str, Any] | None:
+    return {**claims, "iss": OTHER_ISSUER} if "iss" in claims else None
+
+
+def _other_audience(claims: dict[str, Any]) -> dict[str, Any] | None:
+    return {**claims, "aud": OTHER_AUDIENCE} if "aud" in claims else None
+
+
+def _other_audiences_listed(claims: dict[str, Any]) -> dict[str, Any] | None:
+    # RFC 7519 §4.1.3: aud may be an array; the token is for us only if one element names us.
+    return {**claims, "aud": [OTHER_AUDIENCE, OTHER_ISSUER]} if "aud" in claims else None
+
+
+# RFC 8725 §3.8: "When a JWT contains an "iss" (issuer) claim, the application MUST validate that
+# the cryptographic keys used for the cryptographic operations in the JWT belong to the issuer. If
+# they do not, the application MUST reject the JWT."
+@requirement("TOK-12")
+def tokens_for_another_issuer_or_audience_are_rejected(ctx: CheckContext) -> None:
+    """The issued tokens re-signed with their own keys but naming another iss or aud are refused."""
+    minted_claims_are_rejected(
+        ctx,
+        [
+            ("iss of another issuer", _other_issuer),
+            ("aud of another audience", _other_audience),
+            ("aud listing only other audiences", _other_audiences_listed),
+        ],
+        because="a token minted for another issuer or audience was accepted",
+        what="judging iss and aud",
+    )
 
 
 def _seconds(value: object) -> float | None:

@@ -77,3 +77,21 @@ def test_quick_exit_for_unknown_accounts_is_measured():
         config={"opt_in": frozenset({"timing"})},
     )["LGN-03"]
     assert_outcome(result, Outcome.FAILED)
+
+
+# ---------------------------------------------------------------- LGN-08: a wrong password never logs in
+
+
+def test_wrong_password_check_passes_on_reference_server(reference_results):
+    assert_outcome(reference_results["LGN-08"], Outcome.PASSED)
+
+
+def test_any_password_fails_lgn08_once_and_the_failed_login_checks_skip_naming_it():
+    """Regression test for issue 6 #10: a target that accepts any password got ERRORs from the
+    checks that assume a failed login (LGN-01/02/07) and no failure anywhere."""
+    results = run_against(["LGN-08", "LGN-01", "LGN-02", "LGN-07"], defect="accepts_any_password")
+    assert_outcome(results["LGN-08"], Outcome.FAILED)
+    assert "wrong password" in results["LGN-08"].message
+    for requirement_id in ("LGN-01", "LGN-02", "LGN-07"):
+        assert_outcome(results[requirement_id], Outcome.SKIPPED)
+        assert "LGN-08" in results[requirement_id].message

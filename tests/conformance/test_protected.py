@@ -118,3 +118,21 @@ def test_cookie_presentation_defect_hides_from_a_bearer_only_profile():
     profile = profile_with(protected={"present": ("bearer",)})
     result = run_against(["PRO-08"], defect="ignores_access_cookie", profile=profile)["PRO-08"]
     assert_outcome(result, Outcome.PASSED)
+
+
+# ---------------------------------------------------------------- PRO-09: only the Bearer scheme
+
+
+def test_bearer_only_check_passes_on_reference_server():
+    # Not from reference_results: it needs the reference's refusal of bare tokens (issue 6 #9).
+    assert_outcome(run_against(["PRO-09"])["PRO-09"], Outcome.PASSED)
+
+
+@pytest.mark.parametrize(
+    ("defect", "probe"),
+    [("accepts_token_without_scheme", "no scheme"), ("accepts_any_authorization_scheme", "the Basic scheme")],
+)
+def test_bearer_only_check_fails_on_a_token_without_the_bearer_scheme(defect, probe):
+    result = run_against(["PRO-09"], defect=defect)["PRO-09"]
+    assert_outcome(result, Outcome.FAILED)
+    assert probe in result.message

@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from conformance import jwt_probes
-from conformance.checks.tokens import ACCESS_SECRET_ENV
+from conformance.checks.tokens import ACCESS_SECRET_ENV, REFRESH_SECRET_ENV
 from conformance.results import Outcome
 
 from .conftest import assert_outcome, run_against
@@ -150,3 +150,52 @@ def test_wordlist_is_small_unique_and_has_the_classics():
 def test_typ_is_compared_case_insensitively_without_application_prefix():
     assert jwt_probes.normalise_typ("application/AT+JWT") == "at+jwt"
     assert jwt_probes.normalise_typ(None) == ""
+
+
+# ---------------------------------------------------------------- secret-assisted: TOK-12 and EXP-05 mint tokens
+
+
+@pytest.fixture
+def given_secrets(monkeypatch):
+    """Both HMAC secrets, in the env vars and in the server's settings (what the embedded run does)."""
+    chosen = {"access_secret": secrets.token_urlsafe(48), "refresh_secret": secrets.token_urlsafe(48)}
+    monkeypatch.setenv(ACCESS_SECRET_ENV, chosen["access_secret"])
+    monkeypatch.setenv(REFRESH_SECRET_ENV, chosen["refresh_secret"])
+    return chosen
+
+
+@pytest.mark.parametrize("requirement_id", ["TOK-12", "EXP-05"])
+def test_minting_checks_skip_without_the_secrets_naming_the_env_vars(reference_results, requirement_id):
+    result = reference_results[requirement_id]
+    assert_outcome(result, Outcome.SKIPPED)
+    assert ACCESS_SECRET_ENV in result.message
+    assert REFRESH_SECRET_ENV in result.message
+
+
+@pytest.mark.parametrize("requirement_id", ["TOK-12", "EXP-05"])
+def test_minting_checks_pass_on_reference_server_given_the_secrets(given_secrets, requirement_id):
+    result = run_against([requirement_id], settings=given_secrets)[requirement_id]
+    assert_outcome(result, Outcome.PASSED)
+
+
+@pytest.mark.parametrize(
+    ("defect", "requirement_id", "probe"),
+    [
+        ("accepts_other_issuer_and_audience", "TOK-12", "iss of another issuer"),
+        ("ignores_nbf_and_missing_exp", "EXP-05", "nbf 3600 s in the future"),
+    ],
+)
+def test_minting_checks_fail_on_their_defect(given_secrets, defect, requirement_id, probe):
+    result = run_against([requirement_id], defect=defect, settings=given_secrets)[requirement_id]
+    assert_outcome(result, Outcome.FAILED)
+    assert probe in result.message
+
+
+def test_the_refresh_secret_alone_judges_the_refresh_endpoint(monkeypatch):
+    # No access secret: the protected-resource half (where the variant's defect is) is not judged,
+    # so the check neither skips nor fails: the refresh endpoint refuses the minted tokens.
+    refresh_secret = secrets.token_urlsafe(48)
+    monkeypatch.setenv(REFRESH_SECRET_ENV, refresh_secret)
+    settings = {"refresh_secret": refresh_secret}
+    result = run_against(["TOK-12"], defect="accepts_other_issuer_and_audience", settings=settings)["TOK-12"]
+    assert_outcome(result, Outcome.PASSED)
