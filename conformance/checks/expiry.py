@@ -356,3 +356,34 @@ def server_clock_is_sane(ctx: CheckContext) -> None:
                 actual=f"iat {iat:.0f}, request sent at {exchange.sent_at:.0f}",
                 exchanges=[exchange],
             )
+
+
+# ---------------------------------------------------------------- EXP-05: minted time claims (needs the secrets)
+# Kept as one section at the end of the module: it is written with tokens.py's minting helpers.
+
+#: How far in the future EXP-05 puts nbf: far beyond any clock-skew leeway (RFC 7519 §4.1.5).
+_FUTURE_NBF = 3600
+
+
+# RFC 7519 §4.1.5: "The "nbf" (not before) claim identifies the time before which the JWT MUST
+# NOT be accepted for processing."
+@requirement("EXP-05")
+def not_yet_valid_and_unexpiring_tokens_are_rejected(ctx: CheckContext) -> None:
+    """The issued tokens re-signed with nbf an hour ahead, or without exp, are refused."""
+    # Imported here so this section stays one contiguous block (tokens.py owns the minting).
+    from .tokens import minted_claims_are_rejected
+
+    def future_nbf(claims: dict[str, Any]) -> dict[str, Any]:
+        return {**claims, "nbf": int(ctx.server_now()) + _FUTURE_NBF}
+
+    def without_exp(claims: dict[str, Any]) -> dict[str, Any]:
+        # RFC 7519 §4.1.4 makes exp optional in general; the catalogue (TOK-13, ASVS 5.0 V9.2.1)
+        # requires it here, so a token that never expires must not be honoured.
+        return {k: v for k, v in claims.items() if k != "exp"}
+
+    minted_claims_are_rejected(
+        ctx,
+        [(f"nbf {_FUTURE_NBF} s in the future", future_nbf), ("no exp claim", without_exp)],
+        because="a token that is not yet valid, or never expires, was accepted",
+        what="judging nbf and a missing exp",
+    )
