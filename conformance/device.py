@@ -41,6 +41,10 @@ class Tokens:
     #: where each token was found: subsets of {"body", "cookie"}
     access_sources: frozenset[str] = frozenset()
     refresh_sources: frozenset[str] = frozenset()
+    #: when each token stops working, server epoch seconds: its exp, else the response's
+    #: expires_in, else the profile's configured TTL; None when nothing says
+    access_expiry: float | None = None
+    refresh_expiry: float | None = None
 
     @property
     def access_claims(self) -> dict[str, Any] | None:
@@ -276,13 +280,40 @@ class Device:
                 cookie = exchange.cookie(cookie_name) if cookie_name else None
                 if cookie is not None and cookie.value:
                     self.ctx.remember_csrf(token, cookie.value)
+        policy = self.profile.policy
         return Tokens(
             access_token=access,
             refresh_token=refresh,
             exchange=exchange,
             access_sources=access_sources,
             refresh_sources=refresh_sources,
+            access_expiry=self._expiry(
+                access, exchange, self.profile.tokens_access.expires_in or "expires_in", policy.access_ttl
+            ),
+            refresh_expiry=self._expiry(refresh, exchange, self.profile.tokens_refresh.expires_in, policy.refresh_ttl)
+            if refresh_sources
+            else None,
         )
+
+    def _expiry(self, token: str, exchange: Exchange, lifetime_field: str, configured_ttl: int) -> float | None:
+        """Server-epoch instant at which ``token`` expires, from the best evidence there is."""
+        decoded = decode_unverified(token)
+        if decoded is not None:
+            exp = decoded[1].get("exp")
+            if isinstance(exp, (int, float)) and not isinstance(exp, bool):
+                return float(exp)
+        lifetime: float | None = None
+        if lifetime_field:
+            value = _json_path(exchange.json, lifetime_field)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+                lifetime = float(value)
+        if lifetime is None and configured_ttl > 0:
+            lifetime = float(configured_ttl)
+        if lifetime is None:
+            return None
+        # The lifetime counts from issuance, which happened after we sent the request: counting
+        # from sent_at errs early, so a token is never taken for alive when it may be dead.
+        return exchange.sent_at + (self.ctx.skew or 0.0) + lifetime
 
     @staticmethod
     def _find_token(exchange: Exchange, location: Any) -> tuple[str, frozenset[str]]:
@@ -314,6 +345,9 @@ class Device:
             if via == "cookie":
                 cookies[cookie_name] = refresh_token
                 presented = f"cookie {cookie_name}={shorten(refresh_token)}"
+            elif via == "bearer":
+                headers["Authorization"] = f"Bearer {refresh_token}"
+                presented = f"Bearer {shorten(refresh_token)}"
             else:
                 body[spec.field] = refresh_token
                 presented = f"body {spec.field}={shorten(refresh_token)}"
@@ -384,7 +418,7 @@ class Device:
         cookie_name = access_cookie if spec.token == "access" else refresh_cookie
         headers: dict[str, str] = {}
         cookies: dict[str, str] = {}
-        body: dict[str, str] | None = None
+        body: dict[str, str] | None = dict(spec.extra) if spec.extra else None
         presented = "nothing"
         if token is not None:
             if via == "bearer":
@@ -395,7 +429,7 @@ class Device:
                 headers.update(self._csrf_headers(self.profile.csrf.access_cookie if self.profile.csrf else "", token))
                 presented = f"cookie {cookie_name}={shorten(token)}"
             else:
-                body = {spec.field: token}
+                body = {**(body or {}), spec.field: token}
                 presented = f"body {spec.field}={shorten(token)}"
         if spec.endpoint.client_auth != "none":
             body = body if body is not None else {}

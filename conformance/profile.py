@@ -62,12 +62,15 @@ class TokenLocation:
     json: str = ""
     #: cookie name ("" = not in a cookie)
     cookie: str = ""
+    #: dotted path of the body field giving the token's lifetime in seconds (RFC 6749 §5.1
+    #: ``expires_in``); how expiry is judged for opaque tokens. "" = "expires_in" when present.
+    expires_in: str = ""
 
 
 @dataclass(frozen=True)
 class RefreshSpec:
     endpoint: Endpoint
-    #: the ways a refresh token can be presented, in order of preference: "cookie", "body"
+    #: the ways a refresh token can be presented, in order of preference: "cookie", "body", "bearer"
     present: tuple[str, ...] = ("body",)
     #: body field carrying the refresh token
     field: str = "refreshToken"
@@ -90,6 +93,11 @@ class LogoutSpec:
     present: tuple[str, ...] = ("bearer",)
     #: body field when the token goes in the body
     field: str = "refreshToken"
+    #: static fields sent with every logout (e.g. token_type_hint for RFC 7009 revocation)
+    extra: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: "session": logging out an ended session is refused (4xx); "rfc7009": the endpoint answers
+    #: 200 for an invalid or already revoked token (RFC 7009 §2.2), so only the effect is judged
+    semantics: str = "session"
 
 
 @dataclass(frozen=True)
@@ -105,8 +113,14 @@ class CsrfSpec:
 
 @dataclass(frozen=True)
 class Policy:
+    #: the longest lifetimes the team ACCEPTS (TOK-14, EXP-01 fail above them)
     max_access_ttl: int = 900
     max_refresh_ttl: int = 7 * 24 * 3600
+    #: the lifetimes the deployment under test is CONFIGURED with, seconds; 0 = learn them from
+    #: the tokens (exp, or expires_in). Needed for opaque refresh tokens, whose lifetime the
+    #: responses rarely state.
+    access_ttl: int = 0
+    refresh_ttl: int = 0
     #: absolute session cap across rotations; 0 = none declared
     session_max_age: int = 0
     #: "body", "cookie" or "both"
@@ -143,6 +157,9 @@ class Profile:
     logout: LogoutSpec | None = None
     logout_all: LogoutSpec | None = None
     csrf: CsrfSpec | None = None
+    #: "jwt", "opaque" (JWT-only checks skip; expiry comes from expires_in and the TTLs) or
+    #: "auto" (decided from the first issued token)
+    token_format: str = "auto"
     #: where the profile came from (file path or "builtin:NAME")
     source: str = ""
 
@@ -298,7 +315,9 @@ def _endpoint(reader: _Reader, *, method: str, success: tuple[int, ...], encodin
 def _token_location(reader: _Reader | None, key_path: str, source: str) -> TokenLocation:
     if reader is None:
         raise ProfileError("is required (say where the token comes back)", key_path=key_path, source=source)
-    location = TokenLocation(json=reader.text("json", ""), cookie=reader.text("cookie", ""))
+    location = TokenLocation(
+        json=reader.text("json", ""), cookie=reader.text("cookie", ""), expires_in=reader.text("expires_in", "")
+    )
     reader.finish()
     if not location.json and not location.cookie:
         raise ProfileError(
@@ -315,6 +334,8 @@ def _logout(reader: _Reader | None) -> LogoutSpec | None:
         token=reader.text("token", "access", choices=("access", "refresh")),
         present=reader.texts("present", ("bearer",), choices=("bearer", "cookie", "body")),
         field=reader.text("field", "refreshToken"),
+        extra=reader.mapping("extra"),
+        semantics=reader.text("semantics", "session", choices=("session", "rfc7009")),
     )
     reader.finish()
     return spec
@@ -352,6 +373,7 @@ def parse_profile(document: dict[str, Any], *, source: str = "profile") -> Profi
 
     tokens_reader = root.sub("tokens", required=True)
     assert tokens_reader is not None
+    token_format = tokens_reader.text("format", "auto", choices=("auto", "jwt", "opaque"))
     tokens_access = _token_location(tokens_reader.sub("access"), "tokens.access", source)
     tokens_refresh = _token_location(tokens_reader.sub("refresh"), "tokens.refresh", source)
     tokens_reader.finish()
@@ -360,7 +382,7 @@ def parse_profile(document: dict[str, Any], *, source: str = "profile") -> Profi
     assert refresh_reader is not None
     refresh = RefreshSpec(
         endpoint=_endpoint(refresh_reader, method="POST", success=(200,)),
-        present=refresh_reader.texts("present", ("body",), choices=("cookie", "body")),
+        present=refresh_reader.texts("present", ("body",), choices=("cookie", "body", "bearer")),
         field=refresh_reader.text("field", "refreshToken"),
         extra=refresh_reader.mapping("extra"),
     )
@@ -401,6 +423,8 @@ def parse_profile(document: dict[str, Any], *, source: str = "profile") -> Profi
         policy = Policy(
             max_access_ttl=policy_reader.integer("max_access_ttl", 900, minimum=1),
             max_refresh_ttl=policy_reader.integer("max_refresh_ttl", 7 * 24 * 3600, minimum=1),
+            access_ttl=policy_reader.integer("access_ttl", 0),
+            refresh_ttl=policy_reader.integer("refresh_ttl", 0),
             session_max_age=policy_reader.integer("session_max_age", 0),
             delivery=policy_reader.text("delivery", "body", choices=("body", "cookie", "both")),
             access_token_revoked_at_logout=policy_reader.flag("access_token_revoked_at_logout", True),
@@ -413,10 +437,16 @@ def parse_profile(document: dict[str, Any], *, source: str = "profile") -> Profi
             privileged_path=policy_reader.text("privileged_path", ""),
         )
         policy_reader.finish()
-        if policy.delivery in ("cookie", "both") and not (tokens_access.cookie and tokens_refresh.cookie):
-            raise policy_reader.error("delivery", f"is {policy.delivery!r} but tokens.*.cookie names no cookie")
-        if policy.delivery in ("body", "both") and not (tokens_access.json and tokens_refresh.json):
-            raise policy_reader.error("delivery", f"is {policy.delivery!r} but tokens.*.json names no field")
+        # "both" means the session travels both ways, not that every token does: a login may set
+        # cookies only while refresh also returns the access token in JSON.
+        cookies = [bool(tokens_access.cookie), bool(tokens_refresh.cookie)]
+        fields = [bool(tokens_access.json), bool(tokens_refresh.json)]
+        if policy.delivery == "cookie" and not all(cookies):
+            raise policy_reader.error("delivery", "is 'cookie' but tokens.*.cookie does not name both cookies")
+        if policy.delivery == "body" and not all(fields):
+            raise policy_reader.error("delivery", "is 'body' but tokens.*.json does not name both fields")
+        if policy.delivery == "both" and not (any(cookies) and any(fields)):
+            raise policy_reader.error("delivery", "is 'both' but tokens.* names no cookie, or no body field")
     root.finish()
 
     return Profile(
@@ -432,6 +462,7 @@ def parse_profile(document: dict[str, Any], *, source: str = "profile") -> Profi
         logout=logout,
         logout_all=logout_all,
         csrf=csrf,
+        token_format=token_format,
         source=source,
     )
 

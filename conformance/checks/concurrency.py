@@ -170,7 +170,7 @@ def logout_racing_refresh_leaves_no_live_token(ctx: CheckContext) -> None:
             # The newest first: probing the used token first could revoke the newest as reuse.
             for generation in issued:
                 probe = _still_refreshes(ctx, devices, owner.user, generation.refresh_token)
-                ctx.require_unexpired(generation.refresh_claims, probe.sent_at, "the refresh token")
+                ctx.require_unexpired(generation.refresh_expiry, probe.sent_at, "the refresh token")
                 expect.rejected(
                     probe,
                     because=f"{where}, the refresh token from the "
@@ -181,7 +181,7 @@ def logout_racing_refresh_leaves_no_live_token(ctx: CheckContext) -> None:
                 for generation in issued:
                     for way in ctx.profile.protected.present:
                         probe = devices.new(owner.user, label="probe").call_protected(generation.access_token, via=way)
-                        ctx.require_unexpired(generation.access_claims, probe.sent_at, "the access token")
+                        ctx.require_unexpired(generation.access_expiry, probe.sent_at, "the access token")
                         expect.rejected(probe, because=f"{where}, an access token still works ({way})")
     if not judged:
         raise TargetError(
@@ -220,14 +220,14 @@ def parallel_logins_create_independent_sessions(ctx: CheckContext) -> None:
         for client, tokens in zip(clients, sessions, strict=True):
             for way in ctx.profile.protected.present:
                 probe = client.call_protected(tokens.access_token, via=way)
-                ctx.require_unexpired(tokens.access_claims, probe.sent_at, "the access token")
+                ctx.require_unexpired(tokens.access_expiry, probe.sent_at, "the access token")
                 expect.accepted(
                     probe, because=f"the access token of one of {count} parallel sessions was refused ({way})"
                 )
         for number, (client, tokens) in enumerate(zip(clients, sessions, strict=True)):
             via = ctx.profile.refresh.present[number % len(ctx.profile.refresh.present)]
             probe = client.refresh_exchange(tokens.refresh_token, via=via)
-            ctx.require_unexpired(tokens.refresh_claims, probe.sent_at, "the refresh token")
+            ctx.require_unexpired(tokens.refresh_expiry, probe.sent_at, "the refresh token")
             expect.accepted(
                 probe,
                 because=f"the refresh token of one of {count} parallel sessions was refused (presented by {via})",

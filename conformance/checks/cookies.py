@@ -57,10 +57,10 @@ def _issued_cookies(ctx: CheckContext) -> tuple[list[TokenCookie], Tokens, Token
             if cookie is not None:
                 found.append(TokenCookie(kind, cookie, tokens.exchange, what))
         undeclared = {tokens.access_token: "access", tokens.refresh_token: "refresh"}
-        for cookie in tokens.exchange.set_cookies:
-            kind = undeclared.get(cookie.value)
-            if kind is not None and cookie.name not in names.values():
-                found.append(TokenCookie(kind, cookie, tokens.exchange, what))
+        for set_cookie in tokens.exchange.set_cookies:
+            carried = undeclared.get(set_cookie.value)
+            if carried is not None and set_cookie.name not in names.values():
+                found.append(TokenCookie(carried, set_cookie, tokens.exchange, what))
     if not found and names:
         raise expect.fail(
             "the profile names token cookies, but neither login nor refresh set any",

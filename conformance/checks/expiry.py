@@ -298,7 +298,7 @@ def idle_refresh_token_is_rejected(ctx: CheckContext) -> Generator[Wait, None, N
     yield ctx.wait_until(deadline, f"leaving the refresh token unused for policy.idle_timeout = {idle} s")
     for via, device, tokens in sessions:
         probe = device.refresh_exchange(tokens.refresh_token, via=via)
-        ctx.require_unexpired(tokens.refresh_claims, probe.sent_at, "the idle refresh token")
+        ctx.require_unexpired(tokens.refresh_expiry, probe.sent_at, "the idle refresh token")
         expect.rejected(
             probe,
             because=f"a refresh token presented by {via} after {probe.sent_at - last_use:.1f} s unused, over the "

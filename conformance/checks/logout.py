@@ -29,7 +29,7 @@ def logout_kills_refresh_token(ctx: CheckContext) -> None:
             logout, because=f"logout (token presented by {via}) failed", statuses=spec.endpoint.success_status
         )
         replay = device.refresh_exchange(tokens.refresh_token)
-        ctx.require_unexpired(tokens.refresh_claims, replay.sent_at, "the refresh token")
+        ctx.require_unexpired(tokens.refresh_expiry, replay.sent_at, "the refresh token")
         expect.rejected(
             replay,
             because=f"the refresh token still works after logout (token presented by {via})",
@@ -54,7 +54,7 @@ def logout_kills_access_token(ctx: CheckContext) -> None:
         )
     for via in ctx.profile.protected.present:
         after = device.call_protected(tokens.access_token, via=via)
-        ctx.require_unexpired(tokens.access_claims, after.sent_at, "the access token")
+        ctx.require_unexpired(tokens.access_expiry, after.sent_at, "the access token")
         expect.rejected(after, because=f"the access token still opens the protected resource ({via}) after logout")
     replay = device.logout_exchange(tokens)
     expect.rejected(replay, because="replaying logout with the ended session's token was answered as a success")
@@ -135,10 +135,10 @@ def logout_leaves_other_sessions_alive(ctx: CheckContext) -> None:
         laptop.logout_exchange(laptop_tokens), because="logout failed", statuses=spec.endpoint.success_status
     )
     still = phone.call_protected(phone_tokens.access_token)
-    ctx.require_unexpired(phone_tokens.access_claims, still.sent_at, "the other session's access token")
+    ctx.require_unexpired(phone_tokens.access_expiry, still.sent_at, "the other session's access token")
     expect.accepted(still, because="logging out one session killed another session's access token")
     refreshed = phone.refresh_exchange(phone_tokens.refresh_token)
-    ctx.require_unexpired(phone_tokens.refresh_claims, refreshed.sent_at, "the other session's refresh token")
+    ctx.require_unexpired(phone_tokens.refresh_expiry, refreshed.sent_at, "the other session's refresh token")
     expect.accepted(
         refreshed,
         because="logging out one session killed another session's refresh token",
@@ -160,7 +160,7 @@ def logout_all_ends_every_session(ctx: CheckContext) -> None:
     expect.accepted(ended, because="logout-all failed", statuses=ctx.profile.logout_all.endpoint.success_status)
     for number, (device, tokens) in enumerate(sessions, start=1):
         replay = device.refresh_exchange(tokens.refresh_token)
-        ctx.require_unexpired(tokens.refresh_claims, replay.sent_at, f"session {number}'s refresh token")
+        ctx.require_unexpired(tokens.refresh_expiry, replay.sent_at, f"session {number}'s refresh token")
         expect.rejected(
             replay,
             because=f"session {number}'s refresh token still works after logout-all",
@@ -172,7 +172,7 @@ def logout_all_ends_every_session(ctx: CheckContext) -> None:
         )
     for number, (device, tokens) in enumerate(sessions, start=1):
         after = device.call_protected(tokens.access_token)
-        ctx.require_unexpired(tokens.access_claims, after.sent_at, f"session {number}'s access token")
+        ctx.require_unexpired(tokens.access_expiry, after.sent_at, f"session {number}'s access token")
         expect.rejected(after, because=f"session {number}'s access token still works after logout-all")
 
 
@@ -203,7 +203,7 @@ def logout_cannot_be_triggered_by_get(ctx: CheckContext) -> None:
         presented="Bearer + token cookies",
     )
     after = device.refresh_exchange(tokens.refresh_token)
-    ctx.require_unexpired(tokens.refresh_claims, after.sent_at, "the refresh token")
+    ctx.require_unexpired(tokens.refresh_expiry, after.sent_at, "the refresh token")
     expect.accepted(
         after,
         because="a GET to the logout endpoint ended the session",

@@ -27,7 +27,7 @@ def _require_detection(ctx: CheckContext) -> None:
 def _replay(ctx: CheckContext, attacker: Device, used: Tokens, via: str, *, who: str) -> Exchange:
     """Present the already exchanged refresh token of ``used`` again; it must be refused."""
     replay = attacker.refresh_exchange(used.refresh_token, via=via)
-    ctx.require_unexpired(used.refresh_claims, replay.sent_at, "the replayed refresh token")
+    ctx.require_unexpired(used.refresh_expiry, replay.sent_at, "the replayed refresh token")
     expect.rejected(
         replay,
         because=f"{who} replayed an already exchanged refresh token (presented by {via})",
@@ -39,7 +39,7 @@ def _replay(ctx: CheckContext, attacker: Device, used: Tokens, via: str, *, who:
 def _family_revoked(ctx: CheckContext, device: Device, active: Tokens, via: str, *, because: str) -> None:
     """The family's active refresh token is refused after the reuse (and not merely expired)."""
     probe = device.refresh_exchange(active.refresh_token, via=via)
-    ctx.require_unexpired(active.refresh_claims, probe.sent_at, "the family's active refresh token")
+    ctx.require_unexpired(active.refresh_expiry, probe.sent_at, "the family's active refresh token")
     expect.rejected(probe, because=because, statuses=ctx.profile.policy.refresh_rejection_status)
 
 
@@ -141,7 +141,7 @@ def reuse_revokes_family_access_tokens(ctx: CheckContext) -> None:
         for what, tokens in (("newest", second), ("first", first)):
             for via in ctx.profile.protected.present:
                 probe = client.call_protected(tokens.access_token, via=via)
-                ctx.require_unexpired(tokens.access_claims, probe.sent_at, f"the {what} access token")
+                ctx.require_unexpired(tokens.access_expiry, probe.sent_at, f"the {what} access token")
                 probes.append((f"the family's {what} access token ({via})", tokens, probe))
         # Judge only if the refresh family was revoked: otherwise there was no detection to follow
         # (REU-02 reports that).
@@ -183,12 +183,12 @@ def reuse_revocation_is_scoped_to_the_family(ctx: CheckContext) -> None:
             raise CheckSkipped("the replay did not revoke its own family (see REU-02), so its scope cannot be judged")
         for where in ctx.profile.protected.present:
             still = phone.call_protected(phone_tokens.access_token, via=where)
-            ctx.require_unexpired(phone_tokens.access_claims, still.sent_at, "the other session's access token")
+            ctx.require_unexpired(phone_tokens.access_expiry, still.sent_at, "the other session's access token")
             expect.accepted(
                 still, because=f"reuse in one session also ended the user's other session (its access token, {where})"
             )
         refreshed = phone.refresh_exchange(phone_tokens.refresh_token, via=via)
-        ctx.require_unexpired(phone_tokens.refresh_claims, refreshed.sent_at, "the other session's refresh token")
+        ctx.require_unexpired(phone_tokens.refresh_expiry, refreshed.sent_at, "the other session's refresh token")
         expect.accepted(
             refreshed,
             because="reuse in one session also ended the user's other session (its refresh token)",

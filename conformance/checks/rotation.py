@@ -49,7 +49,7 @@ def presented_refresh_token_is_used_up(ctx: CheckContext) -> None:
         first = device.login()
         device.refresh(first.refresh_token, via=via)
         replay = device.refresh_exchange(first.refresh_token, via=via)
-        ctx.require_unexpired(first.refresh_claims, replay.sent_at, "the used refresh token")
+        ctx.require_unexpired(first.refresh_expiry, replay.sent_at, "the used refresh token")
         if ctx.profile.policy.concurrent_refresh_grace and replay.ok:
             # Within a declared grace window a replay may succeed; REU-07 judges what it returns.
             continue

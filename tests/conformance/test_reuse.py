@@ -132,7 +132,8 @@ def test_replay_after_the_declared_grace_window_is_rejected(grace_wait_results):
 
 
 @pytest.mark.slow
-def test_rejection_of_an_expired_token_is_an_error_not_a_pass(grace_wait_results):
+def test_rejection_of_an_expired_token_is_no_verdict(grace_wait_results):
+    # Issue 6.6: a token that reached its lifetime proves neither revocation nor a defect.
     result = grace_wait_results["short_refresh_ttl"]
-    assert_outcome(result, Outcome.ERROR)
-    assert "expired" in result.message
+    assert_outcome(result, Outcome.SKIPPED)
+    assert "reached its lifetime" in result.message
