@@ -20,7 +20,8 @@ import bottle
 from .errors import ApiError, ServiceUnavailable, bearer_challenge
 from .routes import check_body_size, install_routes
 from .sessions import SessionService
-from .store import SqliteStore, StoreBusy
+from .sqlite_store import SqliteStore
+from .store import StoreUnavailable
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -60,9 +61,11 @@ class _ApiErrors:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return callback(*args, **kwargs)
-            except StoreBusy:
-                # A lock held past the store's retry deadline is overload, not a bug: 503 with
-                # Retry-After instead of a 500 (issue 2: never a 500 from "database is locked").
+            except StoreUnavailable:
+                # A lock held past the store's retry deadline is overload, not a bug (issue 2:
+                # never a 500 from "database is locked"); a full disk or an I/O error is an
+                # outage (issue 8). Either way 503 with Retry-After, and nothing was let through
+                # that needed a write: a failed login that could not be recorded is refused.
                 exc = ServiceUnavailable()
                 raise bottle.HTTPError(exc.status, exc.message, exception=exc, **exc.headers) from None
             except ApiError as exc:

@@ -113,10 +113,22 @@ class Settings:
     login_max_failures: int = 20
     #: the throttling window in seconds [LOGIN_FAILURE_WINDOW]
     login_failure_window: int = 300
+    #: failed logins per client, any account, allowed in the window before 429: password
+    #: spraying (see throttle.py) [LOGIN_MAX_CLIENT_FAILURES]
+    login_max_client_failures: int = 100
+    #: reverse proxies in front of the server that append to X-Forwarded-For; 0 ignores the
+    #: header and the client is the TCP peer [TRUSTED_PROXY_HOPS]
+    trusted_proxy_hops: int = 0
     #: WSGI worker threads [SERVER_THREADS]
     threads: int = 8
     #: request bodies over this get 413
     max_body_bytes: int = 65536
+    #: open connections waitress accepts before it stops accepting; idle ones count, so this is
+    #: what an idle-connection flood must exhaust (waitress's default is 100) [SERVER_CONNECTION_LIMIT]
+    connection_limit: int = 1000
+    #: seconds a connection may go without completing a request (idle keep-alive, or a request
+    #: trickling in) before it is closed; waitress's default is 120 [SERVER_CHANNEL_TIMEOUT]
+    channel_timeout: int = 30
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -205,6 +217,7 @@ class Settings:
             "port": 0,
             "host": "127.0.0.1",
             "login_max_failures": 1000,
+            "login_max_client_failures": 100_000,
         }
         values.update(overrides)
         return cls(**values)
@@ -229,12 +242,27 @@ _ENV_BY_FIELD: dict[str, str] = {
     "cookie_prefix": "COOKIE_PREFIX",
     "login_max_failures": "LOGIN_MAX_FAILURES",
     "login_failure_window": "LOGIN_FAILURE_WINDOW",
+    "login_max_client_failures": "LOGIN_MAX_CLIENT_FAILURES",
+    "trusted_proxy_hops": "TRUSTED_PROXY_HOPS",
     "threads": "SERVER_THREADS",
+    "connection_limit": "SERVER_CONNECTION_LIMIT",
+    "channel_timeout": "SERVER_CHANNEL_TIMEOUT",
 }
 _FIELD_BY_ENV = {env: name for name, env in _ENV_BY_FIELD.items()}
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(Settings))
-_DURATIONS = frozenset({"access_ttl", "refresh_ttl", "session_max_age", "login_failure_window"})
-_INTS = frozenset({"port", "bcrypt_rounds", "login_max_failures", "threads", "max_body_bytes"})
+_DURATIONS = frozenset({"access_ttl", "refresh_ttl", "session_max_age", "login_failure_window", "channel_timeout"})
+_INTS = frozenset(
+    {
+        "port",
+        "bcrypt_rounds",
+        "login_max_failures",
+        "login_max_client_failures",
+        "trusted_proxy_hops",
+        "threads",
+        "max_body_bytes",
+        "connection_limit",
+    }
+)
 
 
 def _parse_int(value: str | int, name: str) -> int:
@@ -299,8 +327,12 @@ _VALIDATORS: dict[str, Callable[[Any, str], None]] = {
     "cookie_prefix": _check_choice(*_COOKIE_PREFIXES),
     "login_max_failures": _check_range(1),
     "login_failure_window": _check_range(1),
+    "login_max_client_failures": _check_range(1),
+    "trusted_proxy_hops": _check_range(0, 32),
     "threads": _check_range(1, 1024),
     "max_body_bytes": _check_range(1),
+    "connection_limit": _check_range(1, 100_000),
+    "channel_timeout": _check_range(1),
 }
 
 

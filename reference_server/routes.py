@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import bottle
 
 from . import cookies
-from .errors import BadRequest, PayloadTooLarge, UnprocessableEntity
+from .errors import BadRequest, PayloadTooLarge, Unauthorized, UnprocessableEntity
+from .throttle import client_address
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -62,6 +63,30 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _has_lone_surrogate(document: object) -> bool:
+    """True if any string (key or value) in ``document`` holds an unpaired UTF-16 surrogate.
+
+    RFC 8259 §8.2: a string such as ``"\\ud800"`` is syntactically valid JSON but its value is
+    not Unicode text, and "the behavior of software that receives JSON texts containing such
+    values is unpredictable" (here: UnicodeEncodeError, a 500, where it met bcrypt or SQLite).
+    Walked iteratively, since a successfully parsed document can still be deep.
+    """
+    pending = [document]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 def read_json_object(limit: int) -> dict[str, Any] | None:
     """The request body as a JSON object; ``None`` when there is no body.
 
@@ -93,6 +118,8 @@ def read_json_object(limit: int) -> dict[str, Any] | None:
             raise BadRequest("Malformed JSON") from None
         if not isinstance(parsed, dict):
             raise BadRequest("Request body must be a JSON object")
+        if _has_lone_surrogate(parsed):
+            raise BadRequest("Malformed JSON: a string holds an unpaired surrogate")
         body = parsed
     environ[_BODY_KEY] = body
     return body
@@ -121,16 +148,19 @@ def _access_token(settings: Settings) -> str | None:
     ``bearer`` works. RFC 6750 §2.3 allows a query parameter, but this server never reads one:
     URLs end up in logs and Referer headers (RFC 6750 §5.3, RFC 9700 §2.4.2).
 
-    An Authorization header that is present wins over the cookie, and a present header with
-    another scheme or a garbled value is passed on as it is, to be rejected with 401: a valid
-    cookie must never rescue a bad header.
+    An Authorization header that is present wins over the cookie: a valid cookie must never
+    rescue a bad header. A header with another scheme (``Basic``, ``Token``, ``JWT``) or with
+    no scheme at all (a bare JWT) gives no token, so the request is refused with 401 and, as
+    RFC 6750 §3.1 asks for "an unsupported authentication method", no error code (issue 8: a
+    bare ``Authorization: <jwt>`` used to be accepted).
     """
     header: str | None = bottle.request.environ.get("HTTP_AUTHORIZATION")
     if header is not None:
+        # RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token
         scheme, _, credentials = header.strip().partition(" ")
         if scheme.lower() == "bearer":
             return credentials.strip()
-        return header
+        return ""
     return _cookie(cookies.access_cookie_name(settings))
 
 
@@ -206,8 +236,21 @@ def install_routes(
 
     def login() -> str:
         body = read_json_object(limit)
-        user_agent = bottle.request.environ.get("HTTP_USER_AGENT", "")
-        result = service.login({} if body is None else body, user_agent=user_agent)
+        environ = bottle.request.environ
+        user_agent = environ.get("HTTP_USER_AGENT", "")
+        # Password spraying (issue 8): beside the per-account limit inside service.login, a
+        # per-client one; who the client is depends on settings.trusted_proxy_hops.
+        client = client_address(
+            environ.get("REMOTE_ADDR", ""),
+            environ.get("HTTP_X_FORWARDED_FOR"),
+            trusted_hops=settings.trusted_proxy_hops,
+        )
+        service.check_client(client)
+        try:
+            result = service.login({} if body is None else body, user_agent=user_agent)
+        except Unauthorized:
+            service.record_client_failure(client)
+            raise
         payload: dict[str, Any] = {"message": "Login successful", "user": result.user}
         deliver(payload, result.tokens)
         return json_response(payload)

@@ -8,6 +8,7 @@ picked. ``start()`` returns at once; ``stop()`` closes every socket and joins th
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 from collections.abc import Callable, Iterable
@@ -15,7 +16,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from waitress import wasyncore
+from waitress.channel import HTTPChannel
 from waitress.server import create_server
+from waitress.task import ErrorTask
 
 from .app import create_app
 
@@ -31,6 +34,54 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # own limit, so the app can still answer an oversized body with its JSON 413, while a client
 # cannot make waitress spool a gigabyte (its default) to disk first.
 _MIN_WAITRESS_BODY_CAP = 1 << 20
+#: Connections waiting in the kernel for accept() (waitress's default, stated here because the
+#: idle-connection defence relies on the listener never stalling behind a full queue).
+BACKLOG = 1024
+#: Longest gap between waitress's sweeps for timed-out connections: a connection over its
+#: channel_timeout is closed at most this much later.
+MAX_CLEANUP_INTERVAL = 10
+
+
+class JsonErrorTask(ErrorTask):  # type: ignore[misc]
+    """waitress's own error responses (413 body over its cap, 400 unparseable request line or
+    headers, 431 headers too large, 501 unsupported Transfer-Encoding) as the API's documented
+    JSON ``{"message": ...}`` instead of waitress's ``text/plain`` page (issue 8)."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        body = json.dumps({"message": f"{error.reason}: {error.body}" if error.body else error.reason}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.extend(
+            [
+                ("Content-Type", "application/json"),
+                ("X-Content-Type-Options", "nosniff"),
+                ("Cache-Control", "no-store"),
+            ]
+        )
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class DeadlineChannel(HTTPChannel):  # type: ignore[misc]
+    """A connection that must complete each request within ``channel_timeout``.
+
+    waitress counts every received byte as activity, so a client trickling one byte every few
+    seconds is never timed out and holds its connection for ever (slowloris; issue 8: ~100 such
+    connections starved /health and /login). Here only a completed request, a response being
+    written, or the connection opening counts: an idle connection and a request that trickles
+    in are both closed ``channel_timeout`` after the last of those.
+    """
+
+    error_task_class = JsonErrorTask
+
+    def handle_read(self) -> None:
+        before: float = self.last_activity
+        pending = len(self.requests)
+        super().handle_read()
+        if len(self.requests) == pending:
+            # No request was completed by these bytes: they do not extend the deadline.
+            self.last_activity = before
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -101,7 +152,16 @@ class ReferenceServer:
                     max_request_body_size=max(_MIN_WAITRESS_BODY_CAP, 16 * self.settings.max_body_bytes),
                     # poll() has no FD_SETSIZE limit, unlike select().
                     asyncore_use_poll=True,
+                    # Issue 8, idle connections: waitress accepts nothing more once
+                    # connection_limit connections are open (default 100, idle ones included)
+                    # and closes idle ones only after channel_timeout (default 120 s, swept
+                    # every 30 s). See docs/CONTRACTS.md for the chosen values.
+                    connection_limit=self.settings.connection_limit,
+                    channel_timeout=self.settings.channel_timeout,
+                    cleanup_interval=max(1, min(MAX_CLEANUP_INTERVAL, self.settings.channel_timeout // 3)),
+                    backlog=BACKLOG,
                 )
+                server.channel_class = DeadlineChannel
             except BaseException:
                 sock.close()
                 raise

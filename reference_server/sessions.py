@@ -9,7 +9,6 @@ raises. Time comes from the injected ``clock``.
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -18,8 +17,10 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 import bcrypt
 
-from .errors import Conflict, TooManyRequests, Unauthorized, UnprocessableEntity
-from .store import DuplicateUser, Outcome, UserRecord
+from .emails import InvalidEmail, normalize_email
+from .errors import Conflict, ServiceUnavailable, Unauthorized, UnprocessableEntity
+from .store import DuplicateUser, Outcome, UserRecord, VersionChanged
+from .throttle import LoginThrottle, account_key, client_key
 from .tokens import InvalidToken, decode_access, decode_refresh, issue_access, issue_refresh, new_jti
 
 if TYPE_CHECKING:
@@ -54,7 +55,12 @@ MAX_EMAIL_CHARS = 254
 MAX_USERNAME_CHARS = 64
 MAX_FULL_NAME_CHARS = 128
 MAX_USER_AGENT_CHARS = 512
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+#: A login password longer than this is refused with 422 before anything else happens. Longer
+#: than any registrable one (72 bytes) so that a slightly long password still gets the same 401
+#: as any wrong one, but bounded, so it cannot be used to make work (issue 8).
+MAX_LOGIN_PASSWORD_CHARS = 1024
+#: Tries to create a session while logout-alls keep changing the user's token version.
+_SESSION_ATTEMPTS = 3
 
 
 class PublicUser(TypedDict):
@@ -135,6 +141,11 @@ class SessionService:
         # an unknown account costs the same bcrypt work as a wrong password (ASVS 5.0 §6.3.8
         # wants no account enumeration; timing is one way to enumerate).
         self._dummy_hash = bcrypt.hashpw(secrets.token_urlsafe(24).encode(), bcrypt.gensalt(settings.bcrypt_rounds))
+        window = settings.login_failure_window
+        #: ASVS 5.0 V6.3.1: failures per account, known or not
+        self.account_throttle = LoginThrottle(store, limit=settings.login_max_failures, window=window)
+        #: failures per client, whatever the account: password spraying (see throttle.py)
+        self.client_throttle = LoginThrottle(store, limit=settings.login_max_client_failures, window=window)
 
     # -- registration and login -----------------------------------------------------------------
 
@@ -148,10 +159,13 @@ class SessionService:
         data = _object(body)
         username = _string(data, "username", max_chars=MAX_USERNAME_CHARS)
         email = _string(data, "email", max_chars=MAX_EMAIL_CHARS)
-        password = _string(data, "password")
+        password = _string(data, "password", max_chars=MAX_LOGIN_PASSWORD_CHARS)
         full_name = _string(data, "fullName", max_chars=MAX_FULL_NAME_CHARS)
-        if _EMAIL.fullmatch(email) is None:
-            raise UnprocessableEntity("email must be a valid email address", field="email")
+        try:
+            # Issue 8: one mailbox, one account, whatever Unicode tricks its spelling uses.
+            email = normalize_email(email)
+        except InvalidEmail as exc:
+            raise UnprocessableEntity(str(exc), field="email") from None
         if len(password) < MIN_PASSWORD_CHARS:
             raise UnprocessableEntity(f"password must be at least {MIN_PASSWORD_CHARS} characters", field="password")
         if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
@@ -175,23 +189,36 @@ class SessionService:
         """Check ``{"email", "password"}`` and start a new session (a new refresh family).
 
         Raises:
-            UnprocessableEntity: a field is missing or not a string.
+            UnprocessableEntity: a field is missing, not a string, or over its length cap.
             TooManyRequests: too many recent failures for this email, known or not.
             Unauthorized: ``{"message": "Invalid credentials"}``, the same for both causes.
+            ServiceUnavailable: (via ``StoreUnavailable``) a failure could not be recorded.
         """
         data = _object(body)
-        email = _string(data, "email")
+        # Capped like registration's fields (issue 8: a 60 KB email per failed login grew the
+        # database by megabytes), with 422 before any work is done.
+        email = _string(data, "email", max_chars=MAX_EMAIL_CHARS)
         password = data.get("password")
         if not isinstance(password, str):
             field_error = "password is required" if password is None else "password must be a string"
             raise UnprocessableEntity(field_error, field="password")
+        if len(password) > MAX_LOGIN_PASSWORD_CHARS:
+            raise UnprocessableEntity(
+                f"password must be at most {MAX_LOGIN_PASSWORD_CHARS} characters", field="password"
+            )
         now = self.clock()
-        # ASVS 5.0 §6.3.1: throttle per account. The key is the lower-cased email whether or not
+        try:
+            email = normalize_email(email)
+        except InvalidEmail:
+            # Never registrable, so never a valid login; refused with the same 401 (and the same
+            # bcrypt work) as any other failure, so the answer reveals nothing.
+            email = email.strip().lower()
+        # ASVS 5.0 §6.3.1: throttle per account. The key is the normalised email whether or not
         # the account exists, so a 429 reveals nothing about which emails are registered.
-        account_key = email.strip().lower()
-        self._check_throttle(account_key, now)
+        key = account_key(email.lower())
+        self.account_throttle.check(key, now)
 
-        user = self.store.get_user_by_email(email.strip())
+        user = self.store.get_user_by_email(email)
         secret = password.encode("utf-8")
         too_long = len(secret) > MAX_PASSWORD_BYTES
         # Always one bcrypt comparison at the configured cost, so the response time does not
@@ -200,31 +227,44 @@ class SessionService:
         stored = user.password_hash.encode("ascii") if user is not None else self._dummy_hash
         matches = bcrypt.checkpw(secret[:MAX_PASSWORD_BYTES], stored)
         if user is None or too_long or not matches:
-            self.store.record_login_failure(account_key, now=now, window=self.settings.login_failure_window)
+            # Fails closed: a store that cannot record this raises StoreUnavailable (503).
+            self.account_throttle.record(key, now)
             raise Unauthorized(INVALID_CREDENTIALS)
-        self.store.clear_login_failures(account_key)
+        self.account_throttle.clear(key)
 
         absolute = int(now) + self.settings.session_max_age
         refresh_jti = new_jti()
-        session = self.store.create_session(
-            user_id=user.id,
-            user_agent=(user_agent or "")[:MAX_USER_AGENT_CHARS],
-            jti=refresh_jti,
-            now=now,
-            absolute_expires_at=absolute,
-        )
-        tokens = self._issue(user, session.id, refresh_jti, now=now, not_after=absolute)
-        return LoginResult(user=_public(user), tokens=tokens)
+        for _ in range(_SESSION_ATTEMPTS):
+            try:
+                # Issue 8: created only under the token version the tokens will carry, checked
+                # atomically with the insert, so a racing logout-all cannot be outlived.
+                session = self.store.create_session(
+                    user_id=user.id,
+                    user_agent=(user_agent or "")[:MAX_USER_AGENT_CHARS],
+                    jti=refresh_jti,
+                    now=now,
+                    absolute_expires_at=absolute,
+                    token_version=user.token_version,
+                )
+            except VersionChanged:
+                # A logout-all committed since the user was read: this login comes after it.
+                fresh = self.store.get_user(user.id)
+                if fresh is None:  # deleted meanwhile
+                    raise Unauthorized(INVALID_CREDENTIALS) from None
+                user = fresh
+                continue
+            tokens = self._issue(user, session.id, refresh_jti, now=now, not_after=absolute)
+            return LoginResult(user=_public(user), tokens=tokens)
+        raise ServiceUnavailable()
 
-    def _check_throttle(self, account_key: str, now: float) -> None:
-        window = self.settings.login_failure_window
-        limit = self.settings.login_max_failures
-        failures = self.store.login_failure_times(account_key, since=now - window)
-        if len(failures) >= limit:
-            # Admission returns once enough failures have left the window that fewer than
-            # `limit` remain: when the (len - limit)-th oldest one (0-based) expires.
-            retry_after = failures[len(failures) - limit] + window - now
-            raise TooManyRequests(retry_after=retry_after)
+    def check_client(self, client: str) -> None:
+        """429 when ``client`` (see ``throttle.client_address``) has too many recent failures."""
+        self.client_throttle.check(client_key(client), self.clock())
+
+    def record_client_failure(self, client: str) -> None:
+        """Count a failed login against ``client``; never cleared by a success, or one account
+        the sprayer owns would reset the count."""
+        self.client_throttle.record(client_key(client), self.clock())
 
     def _issue(
         self, user: UserRecord, session_id: str, refresh_jti: str, *, now: float, not_after: int

@@ -210,6 +210,16 @@ def _same_typ(actual: object, expected: str) -> bool:
     return actual == expected
 
 
+#: Longer tokens are refused before any decoding. Ours are about 400-600 characters; the cap
+#: bounds the work a hostile token can cause (issue 8) and sits far above any real one.
+MAX_TOKEN_CHARS = 8192
+#: RFC 7493 (I-JSON) §2.2: integers outside ±(2**53 - 1) do not survive every JSON parser; a
+#: claim outside it also cannot be stored (SQLite integers are 64-bit: issue 8, a huge "ver"
+#: was a 500).
+MAX_CLAIM_INT = 2**53 - 1
+#: No string claim of ours is anywhere near this long (ids, email, names, jti).
+MAX_CLAIM_CHARS = 1024
+
 #: RFC 7515 §7.1 compact serialization: three base64url segments (RFC 7515 §2: no padding, no
 #: "+" or "/"). PyJWT's decoder is lenient about "=" padding, so the shape is checked first.
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
@@ -218,6 +228,8 @@ _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 def _decode(settings: Settings, token: str, *, key: str, typ: str, now: float) -> dict[str, Any]:
     if not isinstance(token, str) or not token:
         raise InvalidToken("no token")
+    if len(token) > MAX_TOKEN_CHARS:
+        raise InvalidToken(f"token longer than {MAX_TOKEN_CHARS} characters")
     payload = dict(_verified(token, key, typ, settings.algorithm, settings.audience, settings.issuer))
     # Time is checked on every use, never cached. RFC 7519 §4.1.4: "the current date/time MUST
     # be before the expiration date/time".
@@ -227,6 +239,11 @@ def _decode(settings: Settings, token: str, *, key: str, typ: str, now: float) -
     # is whole seconds and another thread's clock reading may be a hair behind).
     if payload["iat"] > now + 1:
         raise InvalidToken("token issued in the future")
+    # RFC 7519 §4.1.5: "The "nbf" (not before) claim identifies the time before which the JWT
+    # MUST NOT be accepted for processing." We never issue one, but one that verifies is
+    # honoured exactly (issue 8), with no leeway: a clock of ours issued nothing with it.
+    if "nbf" in payload and now < payload["nbf"]:
+        raise InvalidToken("token not valid yet (nbf)")
     return payload
 
 
@@ -252,7 +269,10 @@ def _verified(token: str, key: str, typ: str, algorithm: str, audience: str, iss
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(f"{type(exc).__name__}: {exc}") from None
-    except (ValueError, TypeError) as exc:  # defensive: garbage must never become a 500
+    except (ValueError, TypeError, RecursionError) as exc:
+        # Garbage must never become a 500. RecursionError: a header or payload nested
+        # thousands of levels deep makes json.loads recurse past the limit (issue 8), and PyJWT
+        # only turns ValueError into DecodeError.
         raise InvalidToken(f"undecodable token: {type(exc).__name__}") from None
     header = decoded["header"]
     if not _same_typ(header.get("typ"), typ):
@@ -267,7 +287,28 @@ def _verified(token: str, key: str, typ: str, algorithm: str, audience: str, iss
         # bool is an int subclass; a JSON true is never a valid time or version
         if not isinstance(value, kind) or isinstance(value, bool):
             raise InvalidToken(f"claim {name!r} missing or not a {kind.__name__}")
+        _check_bounds(name, value)
+    if "nbf" in payload:
+        nbf = payload["nbf"]
+        # RFC 7519 §4.1.5: a NumericDate, i.e. a JSON number.
+        if not isinstance(nbf, (int, float)) or isinstance(nbf, bool) or not -MAX_CLAIM_INT <= nbf <= MAX_CLAIM_INT:
+            raise InvalidToken("claim 'nbf' is not a NumericDate")
     return payload
+
+
+def _check_bounds(name: str, value: object) -> None:
+    """Refuse claim values this server cannot process, even in a token signed with its key
+    (issue 8: an oversized ``ver`` and a lone-surrogate ``jti`` were 500s in the store)."""
+    if isinstance(value, int) and not 0 <= value <= MAX_CLAIM_INT:
+        raise InvalidToken(f"claim {name!r} out of range")
+    if isinstance(value, str):
+        if len(value) > MAX_CLAIM_CHARS:
+            raise InvalidToken(f"claim {name!r} too long")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            # RFC 8259 §8.2: an unpaired surrogate is not Unicode text.
+            raise InvalidToken(f"claim {name!r} is not valid Unicode") from None
 
 
 def decode_access(settings: Settings, token: str, *, now: float) -> AccessClaims:

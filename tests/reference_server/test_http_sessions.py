@@ -328,11 +328,18 @@ def test_logout_without_any_token_is_401(api: Api) -> None:
         {"bearer": "garbage"},
         {"cookies": {"accessToken": "garbage", "refreshToken": "garbage"}},
         {"json_body": {"refreshToken": "garbage"}},
-        {"headers": {"Authorization": "Basic dXNlcjpwYXNz"}},
     ],
 )
 def test_logout_with_invalid_tokens_is_401(api: Api, presented: dict[str, Any]) -> None:
     _assert_invalid_token(api.request("POST", "/logout", **presented))
+
+
+def test_logout_with_another_scheme_is_401_without_an_error_code(api: Api) -> None:
+    # RFC 6750 §3.1: a request "attempted using an unsupported authentication method" gets no
+    # error code in its challenge.
+    reply = api.request("POST", "/logout", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    assert reply.status == 401
+    assert "error=" not in reply.headers["WWW-Authenticate"]
 
 
 def test_logout_twice_is_401_the_second_time(api: Api) -> None:

@@ -406,4 +406,65 @@ def test_login_failures_are_counted_in_a_window_and_cleared(store):
     assert store.login_failure_times("ann@example.com", since=0) == [NOW + 20, NOW + 75]
     store.clear_login_failures("ann@example.com")
     assert store.count_login_failures("ann@example.com", since=0) == 0
-    assert store.count_login_failures("bob@example.com", since=0) == 1
+    # bob's failure left the window too: recording purges every key's, not only its own.
+    assert store.count_login_failures("bob@example.com", since=0) == 0
+
+
+def test_failures_of_unique_keys_are_purged_outside_the_window(store):
+    """Issue 8: one row per sprayed email stayed for ever; now the table holds one window."""
+    for i in range(200):
+        store.record_login_failure(f"victim{i}@example.com", now=NOW + i, window=60)
+    assert store.count_all_login_failures() == 60  # failures at NOW+140 .. NOW+199
+    store.record_login_failure("last@example.com", now=NOW + 1000, window=60)
+    assert store.count_all_login_failures() == 1
+
+
+def test_a_failure_costs_the_same_whatever_the_key_length(db_path, store):
+    """Issue 8: 400 failed logins with 60 KB emails grew the database to 47 MB. Keys are stored
+    as 32-byte hashes, so growth per failure is a small constant."""
+    import os
+
+    store.record_login_failure("warm-up", now=NOW, window=3600)
+    before = os.path.getsize(db_path)
+    for i in range(400):
+        store.record_login_failure(f"{i}" + "x" * 60_000, now=NOW + i, window=3600)
+    assert store.count_all_login_failures() == 401
+    store.close()  # the last connection checkpoints the WAL into the file and removes it
+    assert not os.path.exists(db_path + "-wal")
+    assert os.path.getsize(db_path) - before < 100 * 1024  # was 47 MB; now ~100 bytes a row
+
+
+def test_create_session_under_a_stale_token_version_is_refused(store):
+    """Issue 8: the version check and the insert are one step, so a login that read the user
+    before a logout-all cannot create a session after it."""
+    from reference_server.store import VersionChanged
+
+    user = make_user(store)
+    kw = dict(user_id=user.id, user_agent="ua", now=NOW, absolute_expires_at=LATER)
+    assert store.create_session(jti="a", token_version=0, **kw).revoked_at is None
+    store.revoke_all_for_user(user.id, reason="logout_all", now=NOW)
+    with pytest.raises(VersionChanged):
+        store.create_session(jti="b", token_version=0, **kw)
+    assert store.create_session(jti="c", token_version=1, **kw).revoked_at is None
+
+
+def test_a_full_database_raises_store_unavailable(db_path):
+    """Issue 8: SQLite's own SQLITE_FULL, hit for real through max_page_count, is not swallowed."""
+    from reference_server.store import StoreUnavailable
+
+    class Capped(SqliteStore):
+        def _connection(self):
+            conn = super()._connection()
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            conn.execute(f"PRAGMA max_page_count = {pages + 1}")
+            return conn
+
+    SqliteStore(db_path).close()  # the schema, uncapped
+    store = Capped(db_path)
+    try:
+        with pytest.raises(StoreUnavailable, match="full"):
+            for i in range(10_000):
+                store.record_login_failure(f"key{i}", now=NOW, window=60)
+    finally:
+        store.close()
+    assert store.closed
