@@ -90,13 +90,27 @@ class Parts:
         return value if isinstance(value, str) else ""
 
 
+def _json_segment(segment: str) -> Any:
+    """A base64url segment decoded as JSON; ValueError for anything that is not.
+
+    The json module recurses once per nesting level, so a header of a few thousand ``[`` raises
+    RecursionError, which is not a ValueError: callers that catch ValueError (as this module's
+    docstrings promise they may) would crash on it. It is turned into the ValueError promised.
+    """
+    text = b64url_decode(segment)
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def split(token: str) -> Parts:
     """Parse a compact JWS; ValueError when it is not three base64url segments of JSON objects."""
     segments = token.split(".")
     if len(segments) != 3:
         raise ValueError(f"{len(segments)} segments, not 3")
-    header = json.loads(b64url_decode(segments[0]))
-    payload = json.loads(b64url_decode(segments[1]))
+    header = _json_segment(segments[0])
+    payload = _json_segment(segments[1])
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise ValueError("header or payload is not a JSON object")
     return Parts(header, payload, segments[0], segments[1], segments[2])
