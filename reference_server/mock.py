@@ -32,6 +32,7 @@ import socket
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -311,6 +312,8 @@ class MockApp:
 
     def _build(self) -> None:
         self._directory = tempfile.mkdtemp(prefix="tokenconform-mock-")
+        # Removed even if nobody calls close(): at garbage collection or, at the latest, at exit.
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._directory, ignore_errors=True)
         self._store = SqliteStore(os.path.join(self._directory, "mock.db"))
         self.service = MockSessionService(self.settings, self._store, clock=self.clock, mock=self)
         self.api = create_app(self.settings, service=self.service)
@@ -323,18 +326,13 @@ class MockApp:
         if store is not None:
             store.close()
         if directory is not None:
-            shutil.rmtree(directory, ignore_errors=True)
+            self._cleanup()
 
     def close(self) -> None:
         """Close the database and delete its directory. Idempotent."""
         with self._lock:
             self._closed = True
             self._teardown()
-
-    def __del__(self) -> None:  # a mock dropped without close() still removes its files
-        with contextlib.suppress(Exception):
-            if not self._closed:
-                self._teardown()
 
     @property
     def routes(self) -> list[tuple[str, str]]:

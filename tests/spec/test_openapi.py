@@ -62,7 +62,9 @@ CONFIG = schemathesis.Config.from_dict(
         "phases": {"stateful": {"enabled": False}},
     }
 )
-schema = schemathesis.openapi.from_path(SPEC_PATH, config=CONFIG)
+# The `mock` tag's /_mock/ paths are served only in mock mode (reference_server/mock.py):
+# test_mock_app_serves_the_mock_paths_too matches them against MockApp, tests/mock/ exercises them.
+schema = schemathesis.openapi.from_path(SPEC_PATH, config=CONFIG).exclude(tag="mock")
 
 
 def load_document() -> dict[str, Any]:
@@ -84,9 +86,13 @@ def test_document_is_valid_openapi_3_1() -> None:
 # ------------------------------------------------------------------ (b) routes vs paths
 
 
-def spec_operations(document: dict[str, Any]) -> set[tuple[str, str]]:
+def spec_operations(document: dict[str, Any], *, mock: bool = False) -> set[tuple[str, str]]:
+    """(METHOD, path) of the documented operations; the `mock`-tagged ones only with ``mock``."""
     return {
-        (method.upper(), path) for path, item in document["paths"].items() for method in item if method in HTTP_METHODS
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS and (mock or "mock" not in operation.get("tags", ()))
     }
 
 
@@ -105,6 +111,19 @@ def test_server_routes_match_spec_paths(tmp_path: Path) -> None:
     # Both directions, named apart so a failure says which side is missing what.
     assert sorted(served - documented) == [], "served but not in spec/openapi.yaml"
     assert sorted(documented - served) == [], "in spec/openapi.yaml but not served"
+
+
+def test_mock_app_serves_the_mock_paths_too() -> None:
+    from reference_server.mock import MockApp
+
+    mock = MockApp(Settings.for_testing())
+    try:
+        served = {(method, bottle_rule_to_openapi(rule)) for method, rule in mock.routes}
+    finally:
+        mock.close()
+    documented = spec_operations(load_document(), mock=True)
+    assert sorted(served - documented) == [], "served in mock mode but not in spec/openapi.yaml"
+    assert sorted(documented - served) == [], "in spec/openapi.yaml but not served in mock mode"
 
 
 # ------------------------------------------------------------------ (c) the running server
