@@ -79,6 +79,38 @@ def hostile_tokens_never_yield_server_errors(ctx: CheckContext) -> None:
             expect.rejected(
                 response, because=f"a hostile refresh token ({label}, presented by {via}) was not refused with 4xx"
             )
+    # No token at all is the commonest hostile input: the seed's controller reads
+    # req.cookies.refreshToken || req.body.refreshToken, and a missing body crashes many.
+    for label, response in _refresh_without_any_token(ctx, device):
+        expect.rejected(response, because=f"a refresh with no token at all ({label}) was not refused with 4xx")
+
+
+def _refresh_without_any_token(ctx: CheckContext, device: Device) -> Iterator[tuple[str, Exchange]]:
+    """Refresh requests that present no refresh token anywhere (no cookie either)."""
+    spec = ctx.profile.refresh
+    endpoint = spec.endpoint
+    cookie = ctx.profile.tokens_refresh.cookie
+    omit = [c for c in (cookie, ctx.profile.tokens_access.cookie) if c]
+    yield "the profile's request without the token", device.refresh_exchange(None)
+    yield (
+        "no body and no cookie",
+        device.send(endpoint.method, endpoint.path, omit_cookies=omit, presented="no body, no cookie"),
+    )
+    content_type = "application/json" if endpoint.encoding == "json" else "application/x-www-form-urlencoded"
+    bodies = [("an empty body", b"")]
+    if endpoint.encoding == "json":
+        bodies += [("the JSON body {}", b"{}"), ("the JSON body null", b"null")]
+        bodies.append((f'the JSON body {{"{spec.field}": null}}', json.dumps({spec.field: None}).encode()))
+    for label, body in bodies:
+        exchange = device.send(
+            endpoint.method,
+            endpoint.path,
+            headers={"Content-Type": content_type},
+            raw_body=body,
+            omit_cookies=omit,
+            presented=label,
+        )
+        yield label, exchange
 
 
 # ---------------------------------------------------------------- RBS-02
@@ -121,6 +153,8 @@ def _error_probes(ctx: CheckContext, device: Device) -> Iterator[Exchange]:
         f"{jwt_probes.encode_json({'alg': 'HS256'})}.{jwt_probes.encode_json({'exp': 'x'})}.AAAA"
     )
     yield device.refresh_exchange("tokenconform.not-a.token")
+    yield device.refresh_exchange(None)
+    yield device.send(login.method, login.path, headers=json_headers, raw_body=b"{}", presented="login without fields")
     yield device.send(
         login.method, login.path, headers=json_headers, raw_body=b'{"email": ', presented="malformed JSON"
     )
@@ -288,3 +322,25 @@ def malformed_and_oversized_requests_get_client_errors(ctx: CheckContext) -> Non
         for label, headers, body in probes:
             response = device.send(endpoint.method, endpoint.path, headers=headers, raw_body=body, presented=label)
             expect.rejected(response, because=f"{label} at {what} was not refused with 4xx")
+    for label, response in _logins_with_missing_input(ctx, device):
+        expect.rejected(response, because=f"a login with {label} was not refused with 4xx")
+
+
+def _logins_with_missing_input(ctx: CheckContext, device: Device) -> Iterator[tuple[str, Exchange]]:
+    """Logins lacking a field, or the whole body: the paths a handler that destructures req.body crashes on."""
+    login = ctx.profile.login
+    endpoint = login.endpoint
+    name, secret = login.username_field, login.password_field
+    identifier = ctx.profile.register.login_identifier if ctx.profile.register else "username"
+    present = {name: device.user.login_name(identifier), secret: "Tc-" + secrets.token_hex(8)}
+    for missing in (name, secret):
+        body = {**login.extra, **{k: v for k, v in present.items() if k != missing}}
+        yield f"no {missing} field", device.post_endpoint(endpoint, body, presented=f"login without {missing}")
+    yield "no fields at all", device.post_endpoint(endpoint, dict(login.extra), presented="login without fields")
+    content_type = "application/json" if endpoint.encoding == "json" else "application/x-www-form-urlencoded"
+    bodies = [("no body", None), ("an empty body", b"")]
+    if endpoint.encoding == "json":
+        bodies.append(("the JSON body null", b"null"))
+    for label, raw in bodies:
+        headers = {} if raw is None else {"Content-Type": content_type}
+        yield label, device.send(endpoint.method, endpoint.path, headers=headers, raw_body=raw, presented=label)

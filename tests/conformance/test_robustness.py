@@ -79,3 +79,18 @@ def test_hsts_check_passes_with_a_year_of_hsts():
 @pytest.mark.parametrize("hsts", [None, "max-age=86400"], ids=["no-hsts", "one-day"])
 def test_hsts_check_fails_on_https_without_a_year_of_hsts(hsts):
     assert_outcome(_run_hsts_check_against_canned_https(hsts), Outcome.FAILED)
+
+
+# ---------------------------------------------------------------- missing input (issue 6 #11)
+
+
+@pytest.mark.parametrize(
+    ("requirement_id", "probe"),
+    [("RBS-01", "no token at all"), ("RBS-05", "a login with no email field"), ("RBS-02", "stack trace")],
+)
+def test_missing_input_answered_with_a_crash_fails(requirement_id, probe):
+    """Regression test for issue 6 #11: RBS-01/05 passed a target whose /refresh with no token and
+    /login with a missing field answered 500 with a stack trace."""
+    result = run_against([requirement_id], defect="crashes_on_missing_input")[requirement_id]
+    assert_outcome(result, Outcome.FAILED)
+    assert probe in result.message
