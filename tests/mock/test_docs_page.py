@@ -48,7 +48,9 @@ def test_mock_mode_is_loopback_only_unless_overridden():
     serve_app(settings, mock=False, environ={}).close()  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("::1", True), ("localhost", True),
-                                                ("0.0.0.0", False), ("192.168.1.2", False), ("example.com", False)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("::1", True), ("localhost", True), ("0.0.0.0", False), ("192.168.1.2", False)],
+)
 def test_is_loopback(host, loopback):
     assert is_loopback(host) is loopback
