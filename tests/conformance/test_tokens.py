@@ -141,10 +141,42 @@ def test_b64url_decode_refuses_padding_and_standard_alphabet():
 
 def test_wordlist_is_small_unique_and_has_the_classics():
     words = jwt_probes.common_secrets()
-    assert 100 <= len(words) <= 400
+    assert 100 <= len(words) <= 600
     assert len(set(words)) == len(words)
     for classic in ("secret", "your-256-bit-secret", "ACCESS_TOKEN_SECRET", "changeme"):
         assert classic in words
+
+
+#: The seed's placeholder and example secrets (/work/shared/seed: its .env block and walkthrough).
+SEED_SECRETS = (
+    "your_access_secret_here",
+    "your_refresh_secret_here",
+    "your-super-secret-key",
+    "my-super-secret-key",
+    "my-super-secret-key-xyz123",
+    "my-secret-key",
+    "secret-key",
+    "secret123",
+    "your-secret-key",
+)
+
+
+def test_wordlist_has_the_seeds_placeholders_and_common_env_example_values():
+    """Regression test for issue 6 #15: the dictionary held generic words, not the placeholders
+    deployments actually leave in place (the seed's own, .env.example files, framework docs)."""
+    words = set(jwt_probes.common_secrets())
+    assert set(SEED_SECRETS) <= words
+    for placeholder in ("your_jwt_secret_here", "change-me-in-production", "<secret>"):
+        assert placeholder in words
+    # NestJS's documented sample and FastAPI's tutorial key, both copied into real apps.
+    assert any(word.startswith("DO NOT USE THIS VALUE") for word in words)
+    assert "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7" in words
+
+
+def test_a_seed_placeholder_secret_fails_tok04():
+    result = run_against(["TOK-04"], defect="signs_with_seed_placeholder_secret")["TOK-04"]
+    assert_outcome(result, Outcome.FAILED)
+    assert "your_access_secret_here" in result.actual
 
 
 def test_typ_is_compared_case_insensitively_without_application_prefix():
