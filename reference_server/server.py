@@ -160,6 +160,10 @@ class ReferenceServer:
                     channel_timeout=self.settings.channel_timeout,
                     cleanup_interval=max(1, min(MAX_CLEANUP_INTERVAL, self.settings.channel_timeout // 3)),
                     backlog=BACKLOG,
+                    # waitress drops X-Forwarded-For and friends unless told otherwise; with
+                    # trusted proxies configured the app reads X-Forwarded-For itself
+                    # (throttle.client_address), so it must get through.
+                    clear_untrusted_proxy_headers=self.settings.trusted_proxy_hops == 0,
                 )
                 server.channel_class = DeadlineChannel
             except BaseException:
