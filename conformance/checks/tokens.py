@@ -261,12 +261,29 @@ def _jwks_server(key: bytes) -> Iterator[str]:
         thread.join(5)
 
 
+#: kid values that make a naive key lookup use a key anyone can predict, with that key. A server
+#: that reads the key from the file the kid names (jwt_tool -X i), or selects it with SQL built
+#: from the kid, verifies a token the attacker signed (RFC 8725 §3.10; ASVS 5.0 V9.1.3).
+_PREDICTABLE_KIDS: tuple[tuple[str, str, bytes], ...] = (
+    ("kid /dev/null, empty key", "/dev/null", b""),
+    ("kid path traversal to /dev/null, empty key", "../../../dev/null", b""),
+    ("kid deep path traversal to /dev/null, empty key", "../../../../../../../../dev/null", b""),
+    # Its content is the same on every Linux host; no file of ours is read to know it.
+    ("kid /proc/sys/kernel/ostype, key 'Linux\\n'", "/proc/sys/kernel/ostype", b"Linux\n"),
+    ("kid path traversal to /proc/sys/kernel/ostype", "../../../../../../proc/sys/kernel/ostype", b"Linux\n"),
+    ("kid SQL injection choosing the key 'key'", "' UNION SELECT 'key'--", b"key"),
+    ("kid SQL injection choosing the key 'tokenconform'", "x' UNION SELECT 'tokenconform' -- ", b"tokenconform"),
+    ("kid SQL injection, no row is an empty key", "' AND 1=0 UNION SELECT ''--", b""),
+    ("kid naming an empty key by an unknown id", "tokenconform-" + secrets.token_hex(4), b""),
+)
+
+
 # ASVS 5.0 V9.1.3: "Verify that key material that is used to validate self-contained tokens is
 # from trusted pre-configured sources for the token issuer, preventing attackers from specifying
 # untrusted sources and keys."
 @requirement("TOK-05")
 def header_key_material_is_not_trusted(ctx: CheckContext) -> None:
-    """Tokens signed with the suite's own key named by jwk, jku, x5u or a crafted kid are refused."""
+    """Tokens signed with a key the header names (jwk, jku, x5u) or a kid makes predictable are refused."""
     device, tokens = _login(ctx)
     parts = _parts(tokens.access_token, "access token")
     payload = parts.payload
@@ -285,18 +302,10 @@ def header_key_material_is_not_trusted(ctx: CheckContext) -> None:
                 jwt_probes.sign_hs({**base, "jku": jwks_url, "kid": "tokenconform"}, payload, key, "HS256"),
             ),
             ("x5u naming a URL the suite serves", jwt_probes.sign_hs({**base, "x5u": jwks_url}, payload, key, "HS256")),
-            # jwt_tool -X i: a kid path to an empty file makes a naive file-key lookup use b"".
-            (
-                "kid path traversal to /dev/null, empty key",
-                jwt_probes.sign_hs({**base, "kid": "../../../../../../../../dev/null"}, payload, b"", "HS256"),
-            ),
-            # A kid looked up by string-built SQL: the injected SELECT chooses the key.
-            (
-                "kid SQL injection choosing the key",
-                jwt_probes.sign_hs(
-                    {**base, "kid": "x' UNION SELECT 'tokenconform' -- "}, payload, b"tokenconform", "HS256"
-                ),
-            ),
+        ]
+        forgeries += [
+            (label, jwt_probes.sign_hs({**base, "kid": kid}, payload, predictable, "HS256"))
+            for label, kid, predictable in _PREDICTABLE_KIDS
         ]
         present_forgeries(
             ctx, device, tokens, forgeries, because="a token signed with a key the token itself named was accepted"

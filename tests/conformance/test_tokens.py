@@ -231,3 +231,11 @@ def test_the_refresh_secret_alone_judges_the_refresh_endpoint(monkeypatch):
     settings = {"refresh_secret": refresh_secret}
     result = run_against(["TOK-12"], defect="accepts_other_issuer_and_audience", settings=settings)["TOK-12"]
     assert_outcome(result, Outcome.PASSED)
+
+
+def test_a_key_read_from_the_file_the_kid_names_fails_tok05():
+    """Regression test for issue 6 #18: kid values naming predictable files (/dev/null,
+    /proc/sys/kernel/ostype) were not tried beyond one deep /dev/null traversal."""
+    result = run_against(["TOK-05"], defect="loads_key_from_kid_path")["TOK-05"]
+    assert_outcome(result, Outcome.FAILED)
+    assert "kid /dev/null" in result.message
