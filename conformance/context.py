@@ -168,6 +168,17 @@ class CheckContext:
         self.secrets.add_password(password)
         return User(username=name, email=name, password=password)
 
+    def own_account(self) -> User:
+        """An account no other check uses: a fresh one, or TOKENCONFORM_USERNAME_3 when set.
+
+        Without either, the first configured account: callers run after every other check.
+        """
+        if self.profile.register is not None:
+            return self.new_user()
+        if self.environ.get("TOKENCONFORM_USERNAME_3") and self.environ.get("TOKENCONFORM_PASSWORD_3"):
+            return self.configured_user(3)
+        return self.configured_user(1)
+
     def second_user(self) -> User:
         """A user other than new_user()'s (for checks that need two accounts)."""
         if self.profile.register is not None:

@@ -28,6 +28,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Check:
     requirement: Requirement
     function: Callable[..., Any]
+    #: the check ends every session of an account: it runs after all others, so with shared
+    #: credentials (no [register]) it cannot end another check's sessions
+    ends_all_sessions: bool = False
 
     @property
     def id(self) -> str:
@@ -43,6 +46,13 @@ class Check:
         return inspect.isgeneratorfunction(self.function)
 
     @property
+    def run_phase(self) -> int:
+        """0: untimed, 1: timed (finished after its wait), 2: ends every session (last of all)."""
+        if self.ends_all_sessions:
+            return 2
+        return 1 if self.timed else 0
+
+    @property
     def doc(self) -> str:
         return inspect.getdoc(self.function) or ""
 
@@ -54,7 +64,7 @@ class Registry:
         self.catalog = catalog
         self._checks: dict[str, Check] = {}
 
-    def register(self, requirement_id: str, function: Callable[..., Any]) -> Check:
+    def register(self, requirement_id: str, function: Callable[..., Any], *, ends_all_sessions: bool = False) -> Check:
         if requirement_id not in self.catalog:
             raise ValueError(f"{function.__qualname__}: {requirement_id} is not in spec/requirements.toml")
         requirement = self.catalog.get(requirement_id)
@@ -63,7 +73,7 @@ class Registry:
         existing = self._checks.get(requirement_id)
         if existing is not None and existing.function is not function:
             raise ValueError(f"{requirement_id} already has a check: {existing.function.__module__}.{existing.name}")
-        check = Check(requirement=requirement, function=function)
+        check = Check(requirement=requirement, function=function, ends_all_sessions=ends_all_sessions)
         self._checks[requirement_id] = check
         return check
 
@@ -99,14 +109,14 @@ class Registry:
 REGISTRY = Registry(load_catalog())
 
 
-def requirement(requirement_id: str) -> Callable[[F], F]:
+def requirement(requirement_id: str, *, ends_all_sessions: bool = False) -> Callable[[F], F]:
     """Register the decorated function as the check of ``requirement_id``.
 
     Level, title and references come from the catalogue; an unknown ID fails at import.
     """
 
     def decorate(function: F) -> F:
-        REGISTRY.register(requirement_id, function)
+        REGISTRY.register(requirement_id, function, ends_all_sessions=ends_all_sessions)
         return function
 
     return decorate

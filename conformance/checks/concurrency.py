@@ -105,7 +105,23 @@ def concurrent_refreshes_leave_one_live_successor(ctx: CheckContext) -> None:
                     answer,
                 )
             where = f"round {round_number} of {racers} concurrent refreshes (presented by {via})"
-            if grace:
+            if winners and set(successors) == {tokens.refresh_token}:
+                raise CheckSkipped(
+                    "the refresh endpoint answers with the presented refresh token (no rotation, see ROT-01): "
+                    "single use under concurrency has no premise"
+                )
+            if not grace:
+                # RFC 6749 §10.4 / RFC 9700 §4.14.2: a rotated refresh token is single-use. N
+                # successes minted N access tokens from one grant, whatever survives afterwards
+                # (a "last write wins" store keeps one successor but delayed reuse detection).
+                expect.that(
+                    len(winners) <= 1,
+                    f"{where}: {len(winners)} refreshes with the same refresh token succeeded",
+                    expected="one success: a rotated refresh token is single-use (no grace window is declared)",
+                    actual=f"{len(winners)} successes issuing {len(successors)} distinct refresh tokens",
+                    exchanges=winners[:4],
+                )
+            else:
                 expect.that(
                     len(successors) <= 1,
                     f"{where}: {len(winners)} succeeded with {len(successors)} different refresh tokens",
@@ -162,6 +178,11 @@ def logout_racing_refresh_leaves_no_live_token(ctx: CheckContext) -> None:
                 # A logout refused because the refresh used its token first ended nothing, and the
                 # client knows it: this round shows no race.
                 continue
+            if spec.semantics == "rfc7009" and refresh.status in success:
+                # RFC 7009 §2.2 answers 200 for a token that is already invalid, so a success says
+                # nothing about order: the revocation may have met a token the refresh had used up.
+                # Only rounds where the revocation demonstrably came first are judged.
+                continue
             judged += 1
             where = f"round {round_number}: after a logout raced a refresh (presented by {via})"
             issued = [tokens]
@@ -184,8 +205,9 @@ def logout_racing_refresh_leaves_no_live_token(ctx: CheckContext) -> None:
                         ctx.require_unexpired(generation.access_expiry, probe.sent_at, "the access token")
                         expect.rejected(probe, because=f"{where}, an access token still works ({way})")
     if not judged:
-        raise TargetError(
-            f"in {ctx.config.rounds} rounds the logout never succeeded while racing a refresh, so no race was seen"
+        raise CheckSkipped(
+            f"in {ctx.config.rounds} rounds the logout never demonstrably won against the racing refresh, so no "
+            "race was seen; run with more --rounds"
         )
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 from .. import expect
-from ..context import CheckContext
+from ..context import CheckContext, Wait
+from ..device import Device, Exchange, Tokens, shorten
 from ..errors import CheckSkipped, DeviationDeclared
 from ..profile import LogoutSpec
 from ..registry import requirement
@@ -56,6 +59,10 @@ def logout_kills_access_token(ctx: CheckContext) -> None:
         after = device.call_protected(tokens.access_token, via=via)
         ctx.require_unexpired(tokens.access_expiry, after.sent_at, "the access token")
         expect.rejected(after, because=f"the access token still opens the protected resource ({via}) after logout")
+    if spec.semantics == "rfc7009":
+        # RFC 7009 §2.2: "invalid tokens do not cause an error response since the client cannot
+        # handle such an error in a reasonable way" -- a replayed revocation answers 200 by design.
+        return
     replay = device.logout_exchange(tokens)
     expect.rejected(replay, because="replaying logout with the ended session's token was answered as a success")
 
@@ -147,12 +154,17 @@ def logout_leaves_other_sessions_alive(ctx: CheckContext) -> None:
 
 
 # ASVS 5.0 V7.5.2: users can view and terminate any or all of their active sessions.
-@requirement("LGO-06")
+@requirement("LGO-06", ends_all_sessions=True)
 def logout_all_ends_every_session(ctx: CheckContext) -> None:
-    """After logout-all, every session's refresh token, and earlier access tokens, are rejected."""
+    """After logout-all, every session's refresh token, and earlier access tokens, are rejected.
+
+    It ends every session of its account, so it runs after every other check; with shared
+    credentials it uses TOKENCONFORM_USERNAME_3 when given, so not even a later run of another
+    suite on the first account is disturbed.
+    """
     if ctx.profile.logout_all is None:
         raise CheckSkipped("the profile declares no [logout_all] endpoint")
-    user = ctx.new_user()
+    user = ctx.own_account()
     devices = [ctx.new_device(user, label=f"session-{n}") for n in (1, 2)]
     sessions = [(device, device.login()) for device in devices]
     first_device, first_tokens = sessions[0]
@@ -208,4 +220,63 @@ def logout_cannot_be_triggered_by_get(ctx: CheckContext) -> None:
         after,
         because="a GET to the logout endpoint ended the session",
         statuses=ctx.profile.refresh.endpoint.success_status,
+    )
+
+
+# ASVS 5.0 V7.4.1: "Verify that when session termination is triggered (such as logout or
+# expiration), the application disallows any further use of the session."
+@requirement("LGO-09")
+def logout_works_after_the_access_token_expired(ctx: CheckContext) -> Generator[Wait, None, None]:
+    """With the access token expired, logout presenting the refresh token ends the session.
+
+    A client whose access token lapsed (the common case for a user who comes back later) still
+    holds its refresh token and must be able to end its session with it; the seed logs out by the
+    refresh cookie. The expired access token is sent too, as a browser's cookies or a client's
+    stored header would be.
+    """
+    spec = _logout_spec(ctx)
+    device = ctx.new_device()
+    tokens = device.login()
+    if tokens.access_expiry is None:
+        raise CheckSkipped(
+            "the access token's lifetime is unknown (no exp, no expires_in): set policy.access_ttl to wait it out"
+        )
+    yield ctx.wait_until(ctx.expiry_deadline(tokens.access_expiry), "waiting for the access token to expire")
+    logout = _logout_with_refresh_token(ctx, device, tokens, spec)
+    expect.accepted(
+        logout,
+        because="with its access token expired, the client could not log out by presenting its refresh token",
+        statuses=spec.endpoint.success_status,
+    )
+    replay = device.refresh_exchange(tokens.refresh_token)
+    ctx.require_unexpired(tokens.refresh_expiry, replay.sent_at, "the refresh token")
+    expect.rejected(
+        replay,
+        because="logout with an expired access token answered success, but the session's refresh token still works",
+        statuses=ctx.profile.policy.refresh_rejection_status,
+    )
+
+
+def _logout_with_refresh_token(ctx: CheckContext, device: Device, tokens: Tokens, spec: LogoutSpec) -> Exchange:
+    """Logout presenting the refresh token the way the profile lets a client hold it."""
+    if spec.token == "refresh":
+        return device.logout_exchange(tokens)
+    # Logout is keyed on the access token: a client sends what it holds, the expired access
+    # token plus its refresh token (by cookie when cookies carry it, else the logout body).
+    refresh_cookie = ctx.profile.tokens_refresh.cookie
+    access_cookie = ctx.profile.tokens_access.cookie
+    cookies = {refresh_cookie: tokens.refresh_token} if refresh_cookie else {}
+    headers = {"Authorization": f"Bearer {tokens.access_token}"} if "bearer" in spec.present else {}
+    if access_cookie and "cookie" in spec.present:
+        cookies[access_cookie] = tokens.access_token
+    body = None if refresh_cookie else {**spec.extra, spec.field: tokens.refresh_token}
+    return device.send(
+        spec.endpoint.method,
+        spec.endpoint.path,
+        headers=headers,
+        cookies=cookies,
+        json_body=body if spec.endpoint.encoding == "json" else None,
+        form=body if spec.endpoint.encoding == "form" else None,
+        use_jar=False,
+        presented=f"expired access token + refresh token {shorten(tokens.refresh_token)}",
     )

@@ -52,3 +52,11 @@ def test_logout_race_is_skipped_without_a_logout_endpoint():
     result = run_against(["CON-02"], profile=profile)["CON-02"]
     assert_outcome(result, Outcome.SKIPPED)
     assert "[logout]" in result.message
+
+
+def test_several_successes_of_one_refresh_token_fail_even_when_one_successor_survives():
+    """Issue 6.17: the racers all "win" but only the last write stays current; the family never
+    forks, yet one single-use token minted several access tokens."""
+    result = run_against(["CON-01"], defect="refresh_last_write_wins", config={"rounds": 1})["CON-01"]
+    assert_outcome(result, Outcome.FAILED)
+    assert "refreshes with the same refresh token succeeded" in result.message

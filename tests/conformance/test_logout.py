@@ -47,3 +47,84 @@ def test_logout_checks_skip_without_a_logout_endpoint():
     results = run_against(["LGO-01", "LGO-06"], profile=profile)
     assert_outcome(results["LGO-01"], Outcome.SKIPPED)
     assert_outcome(results["LGO-06"], Outcome.SKIPPED)
+
+
+def test_logout_after_access_expiry_passes_on_reference_server(reference_results):
+    assert_outcome(reference_results["LGO-09"], Outcome.PASSED)
+
+
+def test_logout_after_access_expiry_fails_when_logout_needs_a_live_access_token():
+    result = run_against(["LGO-09"], defect="logout_needs_live_access_token")["LGO-09"]
+    assert_outcome(result, Outcome.FAILED)
+    assert "could not log out" in result.message
+
+
+def _shared_accounts_app(accounts):
+    """The reference app with ``accounts`` registered up front, as a deployment whose test
+    users are given to the suite through the environment."""
+    import time
+
+    from reference_server.app import create_app
+    from reference_server.sessions import SessionService
+    from reference_server.sqlite_store import SqliteStore
+
+    def factory(settings):
+        store = SqliteStore(settings.db_path)
+        service = SessionService(settings, store, clock=time.time)
+        for name, password in accounts:
+            service.register({"username": name, "email": f"{name}@example.test", "password": password, "fullName": "T"})
+        from tests.broken._wsgi import Closing
+
+        app = create_app(settings, service=service)
+        return Closing(app, app, store)
+
+    return factory
+
+
+def test_logout_all_with_shared_credentials_disturbs_no_other_check(monkeypatch):
+    """Regression (issue 6.2): with env credentials, logout-all ended the shared account's other
+    sessions mid-run and turned unrelated checks into errors. It now runs after every other check."""
+    from conformance.registry import load_all_checks
+
+    accounts = [("shared_one", "Shared-pass-1"), ("shared_two", "Shared-pass-2")]
+    for suffix, (name, password) in zip(("", "_2"), accounts):
+        monkeypatch.setenv(f"TOKENCONFORM_USERNAME{suffix}", f"{name}@example.test")
+        monkeypatch.setenv(f"TOKENCONFORM_PASSWORD{suffix}", password)
+    profile = dataclasses.replace(load_profile("reference"), register=None)
+    results = run_against(
+        [c.id for c in load_all_checks().all()], app_factory=_shared_accounts_app(accounts), profile=profile
+    )
+    assert {i: r.message for i, r in results.items() if r.outcome in (Outcome.ERROR, Outcome.FAILED)} == {}
+    assert_outcome(results["LGO-06"], Outcome.PASSED)
+
+
+def test_checks_that_end_every_session_run_after_all_others_timed_ones_included():
+    from conformance.catalog import load_catalog
+    from conformance.context import CheckContext, RunConfig, Wait
+    from conformance.engine import run_checks
+    from conformance.registry import Check
+
+    catalog = load_catalog()
+    order = []
+
+    def untimed(ctx):
+        order.append("untimed")
+
+    def timed(ctx):
+        order.append("timed-start")
+        yield Wait(deadline=ctx.clock(), reason="none")
+        order.append("timed-end")
+
+    def ends_all(ctx):
+        order.append("ends-all")
+
+    checks = [
+        Check(catalog.get("LGO-06"), ends_all, ends_all_sessions=True),
+        Check(catalog.get("EXP-03"), timed),
+        Check(catalog.get("LGO-05"), untimed),
+    ]
+    ctx = CheckContext(load_profile("reference"), RunConfig(target="http://127.0.0.1:9"))
+    results = run_checks(checks, ctx)
+    assert order == ["untimed", "timed-start", "timed-end", "ends-all"]
+    assert [r.id for r in results] == ["LGO-06", "EXP-03", "LGO-05"]
+    assert {r.outcome for r in results} == {Outcome.PASSED}

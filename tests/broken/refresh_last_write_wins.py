@@ -1,0 +1,55 @@
+"""Concurrent refreshes with one token all succeed; the last write becomes current (breaks CON-01).
+
+Each refresh checks that the presented token is current, then (after a pause that stands for a
+slow database round trip and makes every released racer pass the check) overwrites the session's
+current token with its own successor, whatever was written in between. The family never forks:
+only the last successor stays current and presenting an earlier one is detected as reuse. But one
+refresh token minted N access tokens, which a single-use token must never do.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from reference_server.errors import Unauthorized
+from reference_server.sessions import IssuedTokens, SessionService
+from reference_server.store import Outcome
+from reference_server.tokens import InvalidToken, decode_refresh, new_jti
+
+from ._service import app_with
+
+#: Seconds between the check and the write: every racer released together lands inside it.
+PAUSE = 0.3
+
+
+class LastWriteWins(SessionService):
+    _writes = threading.Lock()
+    _current: dict[str, str] = {}
+
+    def refresh(self, refresh_token: str | None) -> IssuedTokens:
+        now = self.clock()
+        try:
+            claims = decode_refresh(self.settings, refresh_token or "", now=now)
+        except InvalidToken:
+            return super().refresh(refresh_token)
+        outcome = self.store.check_reuse(session_id=claims["sid"], user_id=claims["_id"], jti=claims["jti"], now=now)
+        if outcome is not Outcome.OK:
+            raise Unauthorized("Refresh token expired or used", invalid_token=True)
+        time.sleep(PAUSE)
+        replacement = new_jti()
+        with self._writes:
+            # The defect: the write replaces whatever is current instead of the token presented.
+            current = self._current.get(claims["sid"], claims["jti"])
+            rotation = self.store.rotate(
+                session_id=claims["sid"], user_id=claims["_id"], jti=current, new_jti=replacement, now=self.clock()
+            )
+            if rotation.outcome is not Outcome.OK or rotation.session is None or rotation.user is None:
+                raise Unauthorized("Refresh token expired or used", invalid_token=True)
+            self._current[claims["sid"]] = replacement
+        return self._issue(
+            rotation.user, rotation.session.id, replacement, now=now, not_after=int(rotation.session.absolute_expires_at)
+        )
+
+
+create_app = app_with(LastWriteWins)
