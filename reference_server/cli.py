@@ -8,6 +8,7 @@ traceback, the way ``argparse`` reports a bad flag.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sqlite3
 import sys
@@ -31,6 +32,9 @@ _OVERRIDES = {
     "bcrypt_rounds": "bcrypt_rounds",
     "delivery": "delivery",
     "cookie_prefix": "cookie_prefix",
+    "trusted_proxy_hops": "trusted_proxy_hops",
+    "connection_limit": "connection_limit",
+    "channel_timeout": "channel_timeout",
 }
 
 
@@ -59,6 +63,19 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="where tokens go: body, cookie or both [TOKEN_DELIVERY] (default both)",
     )
     parser.add_argument("--cookie-prefix", help='cookie name prefix: "" or "__Host-" [COOKIE_PREFIX]')
+    parser.add_argument(
+        "--trusted-proxy-hops",
+        help="reverse proxies in front that append to X-Forwarded-For; the per-client login limit "
+        "then counts the address they saw. 0 ignores the header [TRUSTED_PROXY_HOPS] (default 0)",
+    )
+    parser.add_argument(
+        "--connection-limit",
+        help="open connections accepted before accepting pauses [SERVER_CONNECTION_LIMIT] (default 1000)",
+    )
+    parser.add_argument(
+        "--channel-timeout",
+        help="a connection must complete a request within this: 30s, 1m ... [SERVER_CHANNEL_TIMEOUT] (default 30s)",
+    )
     parser.add_argument(
         "--dev",
         action="store_true",
@@ -94,11 +111,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Imported late: the server pulls in bottle, waitress and the domain, which --help and a
     # config error don't need.
+    from .access_log import AccessLog, describe_routes
+    from .app import create_app
     from .server import ReferenceServer
+    from .store import StoreUnavailable
 
+    _raise_open_files_limit(settings.connection_limit)
+    app: Any = None
     try:
-        server = ReferenceServer(settings).start()
-    except (OSError, sqlite3.Error) as exc:
+        app = create_app(settings)
+        server = ReferenceServer(settings, app=AccessLog(app)).start()
+    except (OSError, sqlite3.Error, StoreUnavailable) as exc:
+        if app is not None:
+            app.close()
         where = f"{settings.host}:{settings.port}" if isinstance(exc, OSError) else settings.db_path
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return _error(f"cannot serve on {where}: {detail}" if isinstance(exc, OSError) else f"{where}: {detail}")
@@ -110,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             previous[signum] = signal.signal(signum, lambda *_: stopping.set())
     try:
         print(f"tokenconform reference server listening on {server.url}", flush=True)
+        # The routes, so an operator sees what is exposed (the OpenAPI document describing them
+        # is spec/openapi.yaml; the server does not serve it).
+        print(f"{PROG}: serving {', '.join(describe_routes(app))}", file=sys.stderr, flush=True)
+        print(f"{PROG}: logging each request to stderr as: address method path status ms", file=sys.stderr)
         print(f"{PROG}: Ctrl-C to stop", file=sys.stderr, flush=True)
         # A timed wait keeps the main thread responsive to signals on every platform.
         while not stopping.wait(0.5):
@@ -121,4 +150,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             if handler is not None:
                 signal.signal(signum, handler)
         server.stop()
+        app.close()
     return 0
+
+
+def _raise_open_files_limit(connection_limit: int) -> None:
+    """Raise the soft limit on open files towards what ``connection_limit`` connections need.
+
+    Each waitress connection holds a socket and may buffer to temporary files; a soft limit of
+    1024 (common) would make accept() fail with EMFILE well below a limit of 1000 connections.
+    Only the soft limit moves, never past the hard one; where that is not possible (Windows, a
+    container's cap) the server runs with what it has.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return
+    wanted = 2 * connection_limit + 256
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))

@@ -76,7 +76,7 @@ class DeadlineChannel(HTTPChannel):  # type: ignore[misc]
     error_task_class = JsonErrorTask
 
     def handle_read(self) -> None:
-        before: float = self.last_activity
+        before = float(self.last_activity)  # type: ignore[has-type]  # set by untyped waitress
         pending = len(self.requests)
         super().handle_read()
         if len(self.requests) == pending:

@@ -162,6 +162,37 @@ def test_serve_dev_flags_override_env_and_sigterm_stops_it(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
+def test_serve_lists_its_routes_and_logs_each_request_without_secrets(tmp_path: Path) -> None:
+    """Issue 8: ``serve`` says which routes it serves and logs method, path, status and ms."""
+    import os
+    import re
+
+    env = {k: v for k, v in os.environ.items() if k not in _ENV_VARS}
+    env["BCRYPT_ROUNDS"] = "4"
+    proc, url = spawn(tmp_path / "log.db", env, "--dev")
+    try:
+        with requests.Session() as http:
+            user = {"username": "log", "email": "log@example.com", "password": PASSWORD, "fullName": "L"}
+            assert http.post(url + "/register", json=user, timeout=10).status_code == 201
+            login = http.post(url + "/login", json={"email": user["email"], "password": PASSWORD}, timeout=10)
+            tokens = login.json()
+            headers = {"Authorization": f"Bearer {tokens['accessToken']}"}
+            assert http.get(url + "/profile?access_token=" + tokens["accessToken"], headers=headers, timeout=10).ok
+            assert http.post(url + "/refresh", json={"refreshToken": tokens["refreshToken"]}, timeout=10).ok
+            assert http.get(url + "/nowhere%0aFORGED", timeout=10).status_code == 404
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        returncode, _, err = finish(proc)
+    assert returncode == 0, err
+    assert "serving GET /health, POST /register, POST /login, POST /refresh" in err
+    for line in ("POST /register 201", "POST /login 200", "GET /profile 200", "POST /refresh 200"):
+        assert re.search(rf"^127\.0\.0\.1 {line} \d+\.\d ms$", err, re.MULTILINE), (line, err)
+    assert re.search(r"^127\.0\.0\.1 GET /nowhere\\x0aFORGED 404 ", err, re.MULTILINE), err
+    for secret in (PASSWORD, tokens["accessToken"], tokens["refreshToken"], "access_token="):
+        assert secret not in err
+
+
+@pytest.mark.slow
 def test_ctrl_c_stops_the_server(tmp_path: Path) -> None:
     import os
 

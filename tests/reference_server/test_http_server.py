@@ -37,8 +37,32 @@ def test_two_servers_side_by_side(tmp_path: Path) -> None:
         two.stop()
 
 
-def test_stop_without_start_releases_the_store(tmp_path: Path) -> None:
-    ReferenceServer(Settings.for_testing(db_path=str(tmp_path / "a.db"))).stop()
+def test_stop_without_start_releases_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that never started still closes the store its app opened, once."""
+    import reference_server.app
+
+    opened: list[SqliteStore] = []
+    closes: list[SqliteStore] = []
+
+    class Recording(SqliteStore):
+        def __init__(self, path: str) -> None:
+            super().__init__(path)
+            opened.append(self)
+
+        def close(self) -> None:
+            closes.append(self)
+            super().close()
+
+    monkeypatch.setattr(reference_server.app, "SqliteStore", Recording)
+    server = ReferenceServer(Settings.for_testing(db_path=str(tmp_path / "a.db")))
+    assert len(opened) == 1 and not opened[0].closed
+    server.stop()
+    assert opened[0].closed
+    assert closes == opened
+    with pytest.raises(RuntimeError, match="closed"):
+        opened[0].get_user("anyone")  # no connection is reopened behind our back
+    server.stop()  # idempotent: not closed twice
+    assert closes == opened
 
 
 def test_a_passed_app_is_served_and_left_open(tmp_path: Path) -> None:
