@@ -30,7 +30,8 @@ FAILED_WITHOUT_A_VARIANT = {
 def test_every_automated_requirement_has_exactly_one_check_and_no_other():
     catalog = load_catalog()
     registry = load_all_checks()
-    automated = {r.id for r in catalog.requirements if r.automated}
+    # Category "client" (CLI-NN) is judged by `tokenconform client-check`, not by a server check.
+    automated = {r.id for r in catalog.requirements if r.automated and r.category != "client"}
     assert {c.id for c in registry.all()} == automated
     assert all(not r.not_automated_reason for r in catalog.requirements if r.automated)
 
