@@ -236,31 +236,48 @@ def failed_logins_do_not_differ_in_timing(ctx: CheckContext) -> None:
 # this includes the registration flow.
 @requirement("LGN-04")
 def registration_does_not_reveal_accounts(ctx: CheckContext) -> None:
-    """Registering an existing email answers like registering a new one."""
+    """Registering an existing email, or an existing username, answers like registering a new one."""
     spec = ctx.profile.register
     if spec is None:
         raise CheckSkipped("the profile declares no [register] endpoint")
+    templates = "".join(spec.fields.values())
     existing = ctx.new_user()
-    taken = User(
-        username=f"tc_other_{secrets.token_hex(6)}",
-        email=existing.email,
-        password=f"Tc-{secrets.token_urlsafe(12)}",
-    )
-    again = ctx.new_device(taken, label="registrar").register()
-    tag = secrets.token_hex(6)
-    fresh = User(username=f"tc_{tag}", email=f"tc_{tag}@example.test", password=f"Tc-{secrets.token_urlsafe(12)}")
-    new = ctx.new_device(fresh, label="registrar").register()
-    if again.status == new.status:
+
+    def stranger() -> User:
+        tag = secrets.token_hex(6)
+        password = f"Tc-{secrets.token_urlsafe(12)}"
+        return User(username=f"tc_other_{tag}", email=f"tc_other_{tag}@example.test", password=password)
+
+    # Each probe takes one identifier of the existing account and is fresh in everything else;
+    # a username is only probed when the profile sends one (seed: username and email are unique).
+    probes: list[tuple[str, User]] = []
+    if "{email}" in templates:
+        other = stranger()
+        probes.append(("a taken email", User(other.username, existing.email, other.password)))
+    if "{username}" in templates:
+        other = stranger()
+        probes.append(("a taken username", User(existing.username, other.email, other.password)))
+    if not probes:
+        raise CheckSkipped("register.fields uses neither {email} nor {username}, so no account can be taken")
+    new = ctx.new_device(stranger(), label="registrar").register()
+    revealing = []
+    for what, user in probes:
+        again = ctx.new_device(user, label="registrar").register()
+        if again.status != new.status:
+            revealing.append((what, again))
+    if not revealing:
         return
+    told = " and ".join(f"{what} ({again.status})" for what, again in revealing)
     if ctx.profile.policy.registration_reveals_accounts:
         raise DeviationDeclared(
-            f"registration answers {again.status} for a taken email and {new.status} for a new one; "
+            f"registration answers {told}, but {new.status} for a new account; "
             "the profile declares registration_reveals_accounts = true"
         )
+    what, again = revealing[0]
     raise expect.fail(
-        "registration tells a taken email from a new one",
-        expected=f"the same answer as for a new email ({new.status})",
-        actual=f"{again.status} {again.text[:120]}",
+        f"registration tells {told} from a new account",
+        expected=f"the same answer as for a new account ({new.status})",
+        actual=f"{what}: {again.status} {again.text[:120]}",
         exchanges=[again, new],
     )
 

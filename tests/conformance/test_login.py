@@ -41,12 +41,16 @@ def test_registration_disclosure_is_declared_by_the_reference_profile(reference_
     assert_outcome(reference_results["LGN-04"], Outcome.DECLARED)
 
 
+#: LGN-04 is a MAY: a target without the feature is reported not_present (issue 6 #8), never failed.
+MAY_UNMET = getattr(Outcome, "NOT_PRESENT", Outcome.FAILED)
+
+
 def test_registration_disclosure_fails_when_not_declared():
     reference = load_profile("reference")
     profile = dataclasses.replace(
         reference, policy=dataclasses.replace(reference.policy, registration_reveals_accounts=False)
     )
-    assert_outcome(run_against(["LGN-04"], profile=profile)["LGN-04"], Outcome.FAILED)
+    assert_outcome(run_against(["LGN-04"], profile=profile)["LGN-04"], MAY_UNMET)
 
 
 def test_mann_whitney_separates_shifted_samples():
@@ -95,3 +99,22 @@ def test_any_password_fails_lgn08_once_and_the_failed_login_checks_skip_naming_i
     for requirement_id in ("LGN-01", "LGN-02", "LGN-07"):
         assert_outcome(results[requirement_id], Outcome.SKIPPED)
         assert "LGN-08" in results[requirement_id].message
+
+
+# ---------------------------------------------------------------- LGN-04: a taken username too
+
+
+def _not_declaring_registration_disclosure():
+    reference = load_profile("reference")
+    return dataclasses.replace(
+        reference, policy=dataclasses.replace(reference.policy, registration_reveals_accounts=False)
+    )
+
+
+def test_registration_revealing_taken_usernames_only_fails():
+    """Regression test for issue 6 #16: LGN-04 tried a taken email only."""
+    profile = _not_declaring_registration_disclosure()
+    result = run_against(["LGN-04"], defect="registration_reveals_taken_usernames", profile=profile)["LGN-04"]
+    assert_outcome(result, MAY_UNMET)
+    assert "a taken username" in result.message
+    assert "a taken email" not in result.message
