@@ -121,8 +121,9 @@ class Policy:
     #: responses rarely state.
     access_ttl: int = 0
     refresh_ttl: int = 0
-    #: absolute session cap across rotations; 0 = none declared
-    session_max_age: int = 0
+    #: absolute session cap across rotations, seconds; 0 declares that there is none (a deviation
+    #: from ASVS 5.0 V10.4.8); None (absent) = judged against the first refresh token's lifetime
+    session_max_age: int | None = None
     #: "body", "cookie" or "both"
     delivery: str = "body"
     #: False declares that access tokens live to their exp after logout
@@ -221,6 +222,10 @@ class _Reader:
         if value < minimum:
             raise self.error(key, f"must be >= {minimum}, got {value}")
         return value
+
+    def optional_integer(self, key: str) -> int | None:
+        value = self.integer(key, -1)
+        return None if value < 0 else value
 
     def flag(self, key: str, default: bool) -> bool:
         value = self._get(key, False)
@@ -425,7 +430,7 @@ def parse_profile(document: dict[str, Any], *, source: str = "profile") -> Profi
             max_refresh_ttl=policy_reader.integer("max_refresh_ttl", 7 * 24 * 3600, minimum=1),
             access_ttl=policy_reader.integer("access_ttl", 0),
             refresh_ttl=policy_reader.integer("refresh_ttl", 0),
-            session_max_age=policy_reader.integer("session_max_age", 0),
+            session_max_age=policy_reader.optional_integer("session_max_age"),
             delivery=policy_reader.text("delivery", "body", choices=("body", "cookie", "both")),
             access_token_revoked_at_logout=policy_reader.flag("access_token_revoked_at_logout", True),
             refresh_rejection_status=policy_reader.statuses("refresh_rejection_status", (401,)),

@@ -13,7 +13,7 @@ from typing import Any
 from .. import expect
 from ..context import EXPIRY_SLACK, CheckContext, Wait
 from ..device import Device, Exchange, Tokens
-from ..errors import CalibrationError, CheckSkipped
+from ..errors import CalibrationError, CheckSkipped, DeviationDeclared
 from ..registry import requirement
 
 #: RFC 6750 §5.3's ceiling for a bearer token's life, seconds.
@@ -132,23 +132,85 @@ def access_tokens_are_short_lived(ctx: CheckContext) -> None:
 # refresh token expiration is applied."
 @requirement("EXP-02")
 def refresh_tokens_have_an_absolute_lifetime(ctx: CheckContext) -> Generator[Wait, None, None]:
-    """Across spaced rotations, no refresh token's exp passes first login + policy.session_max_age."""
-    cap_seconds = ctx.profile.policy.session_max_age
-    if cap_seconds <= 0:
-        raise CheckSkipped(
-            "the profile declares no policy.session_max_age (the absolute session lifetime), so there is no cap "
-            "to hold refresh tokens to; declare it to enable this check"
+    """A rotation chain kept alive does not outlive the session's absolute lifetime.
+
+    The cap is policy.session_max_age from the first login or, when the profile does not declare
+    one, the first refresh token's own lifetime. The chain is rotated late in each token's life
+    (so a sliding lifetime reaches past the cap) and the newest token is presented after the cap:
+    a refresh then is a session that never ends. When the cap is beyond --max-wait, the rotated
+    tokens' exp claims are judged instead.
+    """
+    declared = ctx.profile.policy.session_max_age
+    if declared == 0:
+        raise DeviationDeclared(
+            "the profile declares policy.session_max_age = 0: sessions have no absolute lifetime, which ASVS 5.0 "
+            "V10.4.8 requires even with sliding refresh-token expiry"
         )
     ctx.calibrate()
     device = ctx.new_device()
     login = device.login()
-    issued_at = _number(login.refresh_claims, "iat") or _number(login.access_claims, "iat")
-    if issued_at is None:
-        issued_at = login.exchange.sent_at + (ctx.skew or 0.0)
-    cap = issued_at + cap_seconds
-    presentations = ctx.profile.refresh.present
+    skew = ctx.skew or 0.0
+    if declared is None:
+        if login.refresh_expiry is None:
+            raise CheckSkipped(
+                "the refresh token's lifetime is unknown (no exp, no expires_in) and the profile declares no "
+                "policy.session_max_age: declare the session cap, or policy.refresh_ttl"
+            )
+        cap = login.refresh_expiry
+        basis = "the first refresh token's lifetime (the profile declares no policy.session_max_age)"
+    else:
+        issued = _number(login.refresh_claims, "iat") or login.exchange.sent_at + skew
+        cap = issued + declared
+        basis = f"policy.session_max_age = {declared} s from the first login"
+    probe_at = cap - skew + EXPIRY_SLACK
+    if probe_at - ctx.clock() > ctx.config.max_wait:
+        yield from _session_cap_from_claims(ctx, device, login, cap, basis)
+        return
     chain = [login]
-    chain.append(device.refresh(login.refresh_token, via=presentations[0]))
+    while True:
+        latest = chain[-1]
+        expiry = latest.refresh_expiry
+        if expiry is None:
+            raise CheckSkipped(
+                "a rotated refresh token's lifetime is unknown (no exp, no expires_in): set policy.refresh_ttl "
+                "so the chain can be kept alive up to the session cap"
+            )
+        issued_local = latest.exchange.sent_at
+        expires_local = expiry - skew
+        # Rotate at 60% of the token's life: late enough that a sliding lifetime reaches well past
+        # the cap, early enough that a loaded machine still lands before exp.
+        rotate_at = issued_local + 0.6 * (expires_local - issued_local)
+        capped = len(chain) > 1 and expiry <= cap + _ROUNDING
+        if capped or rotate_at >= probe_at or expires_local >= probe_at + EXPIRY_SLACK:
+            break  # the newest token ends by the cap, or lives well past the probe: the probe decides
+        device.close()
+        yield ctx.wait_until(rotate_at, "keeping the refresh chain alive towards the session cap")
+        answer = device.refresh_exchange(latest.refresh_token)
+        if answer.status not in ctx.profile.refresh.endpoint.success_status:
+            return  # the chain ended before the cap: the session did not outlive it
+        chain.append(device.tokens_from(answer, what="refresh", presented=latest.refresh_token))
+    if len(chain) == 1:
+        raise CheckSkipped(
+            f"the first refresh token already lives past the cap ({basis}) so no rotation could extend it; "
+            "EXP-06 judges its expiry"
+        )
+    device.close()
+    yield ctx.wait_until(probe_at, "waiting past the session's absolute lifetime")
+    probe = device.refresh_exchange(chain[-1].refresh_token)
+    expect.rejected(
+        probe,
+        because=f"after {len(chain) - 1} rotation(s) the refresh chain still works {probe.sent_at + skew - cap:.1f} s "
+        f"past the session's absolute lifetime ({basis}): sliding expiry without a cap, the session never ends",
+        statuses=ctx.profile.policy.refresh_rejection_status,
+    )
+
+
+def _session_cap_from_claims(
+    ctx: CheckContext, device: Device, login: Tokens, cap: float, basis: str
+) -> Generator[Wait, None, None]:
+    """Judge the cap by the rotated tokens' exp claims, when waiting it out exceeds --max-wait."""
+    presentations = ctx.profile.refresh.present
+    chain = [login, device.refresh(login.refresh_token, via=presentations[0])]
     # A sliding exp only shows past the cap once time has passed, so the later rotations wait a
     # little (overlapped with every other timed check by the engine).
     latest_exp = _exp(chain[-1].refresh_claims, "refresh token")
@@ -165,7 +227,7 @@ def refresh_tokens_have_an_absolute_lifetime(ctx: CheckContext) -> Generator[Wai
         expect.that(
             exp <= cap + _ROUNDING,
             f"the refresh token from {what} lives {exp - cap:.0f} s past the session's absolute cap",
-            expected=f"exp <= first login ({issued_at:.0f}) + policy.session_max_age ({cap_seconds} s) = {cap:.0f}",
+            expected=f"exp <= {cap:.0f} ({basis})",
             actual=f"exp = {exp:.0f}",
             exchanges=[tokens.exchange],
         )

@@ -26,6 +26,8 @@ def _profile(**policy: Any) -> Profile:
 #: A session cap equal to the embedded refresh TTL (6 s): a rotation 3 s after login shows a
 #: sliding exp past it.
 _CAP = {"settings": {"session_max_age": 6}, "profile": _profile(session_max_age=6)}
+#: The server caps sessions at its refresh TTL and the profile says nothing of a cap.
+_UNDECLARED_CAP = {"settings": {"session_max_age": 6}, "profile": _profile(session_max_age=None)}
 #: A declared leeway of 1 s, so the leeway checks reach a verdict within a few seconds.
 _TIGHT_LEEWAY = {"profile": _profile(max_leeway=1)}
 
@@ -33,6 +35,9 @@ _TIGHT_LEEWAY = {"profile": _profile(max_leeway=1)}
 _TIMED_SCENARIOS: dict[str, tuple[list[str], dict[str, Any]]] = {
     "capped_reference": (["EXP-02"], _CAP),
     "sliding_refresh_without_cap": (["EXP-02"], {"defect": "sliding_refresh_without_cap", **_CAP}),
+    # No cap in the profile: the chain is held to the first refresh token's own lifetime.
+    "undeclared_cap_reference": (["EXP-02"], _UNDECLARED_CAP),
+    "undeclared_cap_sliding": (["EXP-02"], {"defect": "sliding_refresh_without_cap", **_UNDECLARED_CAP}),
     "tight_leeway_reference": (["EXP-03", "EXP-04"], _TIGHT_LEEWAY),
     "accepts_expired_access_token": (
         ["EXP-03", "EXP-04"],
@@ -75,9 +80,10 @@ def test_fails_on_its_defect(defect, requirement_id):
     assert_outcome(result, Outcome.FAILED)
 
 
-def test_absolute_lifetime_is_skipped_without_a_declared_cap():
+def test_absolute_lifetime_declared_absent_is_a_declared_deviation():
+    # Issue 6.13: a profile that declares no cap gets `declared`, never `skipped`.
     result = run_against(["EXP-02"], profile=_profile(session_max_age=0))["EXP-02"]
-    assert_outcome(result, Outcome.SKIPPED)
+    assert_outcome(result, Outcome.DECLARED)
     assert "policy.session_max_age" in result.message
 
 
@@ -98,6 +104,14 @@ def test_absolute_lifetime_passes_with_a_short_cap(timed_results):
 @pytest.mark.slow
 def test_sliding_refresh_without_cap_fails_absolute_lifetime(timed_results):
     assert_outcome(timed_results["sliding_refresh_without_cap"]["EXP-02"], Outcome.FAILED)
+
+
+@pytest.mark.slow
+def test_undeclared_cap_is_the_first_refresh_tokens_lifetime(timed_results):
+    assert_outcome(timed_results["undeclared_cap_reference"]["EXP-02"], Outcome.PASSED)
+    result = timed_results["undeclared_cap_sliding"]["EXP-02"]
+    assert_outcome(result, Outcome.FAILED)
+    assert "never ends" in result.message
 
 
 @pytest.mark.slow
