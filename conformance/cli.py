@@ -169,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     # add_help=False: "serve --help" goes through to the server's own parser.
     commands.add_parser("serve", help="run the reference server", add_help=False)
+    # Parsed by conformance/client_check.py itself, like serve: "client-check -- COMMAND ...".
+    commands.add_parser("client-check", help="judge a client of the flow against the mock server", add_help=False)
 
     profile = commands.add_parser("profile", help="write or validate a profile")
     actions = profile.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -198,6 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from reference_server.cli import main as serve
 
             return serve(rest)
+        if namespace.command == "client-check":
+            from .client_check import main as client_check
+
+            return client_check(rest)
         namespace = parser.parse_args(args)  # everything but serve: unknown arguments are errors
     except SystemExit as exc:  # --help/--version (0) or a usage error (2), already printed by argparse
         return exc.code if isinstance(exc.code, int) else 2
