@@ -77,6 +77,11 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="a connection must complete a request within this: 30s, 1m ... [SERVER_CHANNEL_TIMEOUT] (default 30s)",
     )
     parser.add_argument(
+        "--mock",
+        action="store_true",
+        help="mock mode for client teams: control API under /_mock/ (clock, expiry, faults, events); loopback only",
+    )
+    parser.add_argument(
         "--dev",
         action="store_true",
         help="generate random throw-away token secrets (tokens die with the process); never in production",
@@ -112,14 +117,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported late: the server pulls in bottle, waitress and the domain, which --help and a
     # config error don't need.
     from .access_log import AccessLog, describe_routes
-    from .app import create_app
+    from .docs_page import serve_app
     from .server import ReferenceServer
     from .store import StoreUnavailable
 
     _raise_open_files_limit(settings.connection_limit)
     app: Any = None
     try:
-        app = create_app(settings)
+        app = serve_app(settings, mock=args.mock)  # /openapi.yaml, /openapi.json, /docs (+ /_mock/ with --mock)
         server = ReferenceServer(settings, app=AccessLog(app)).start()
     except (OSError, sqlite3.Error, StoreUnavailable) as exc:
         if app is not None:

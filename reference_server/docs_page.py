@@ -17,7 +17,7 @@ import ipaddress
 import json
 import os
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -85,9 +85,21 @@ def with_docs(app: Any) -> WSGIApp:
     return _WithDocs(app)
 
 
+class _Route(NamedTuple):
+    method: str
+    rule: str
+
+
 class _WithDocs:
     def __init__(self, app: Any) -> None:
         self.app = app
+
+    @property
+    def routes(self) -> list[Any]:
+        """Every route served (objects with ``.method`` and ``.rule``, like Bottle's), docs last."""
+        inner = getattr(self.app, "routes", [])
+        served = [_Route(*r) if isinstance(r, tuple) else r for r in inner]
+        return [*served, *(_Route("GET", path) for path in DOCS_PATHS)]
 
     def close(self) -> None:
         close = getattr(self.app, "close", None)
