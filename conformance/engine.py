@@ -12,6 +12,7 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .catalog import Level
 from .context import CheckContext, Wait
 from .errors import (
     CheckSkipped,
@@ -44,6 +45,18 @@ def _result(check: Check, exc: BaseException | None, ctx: CheckContext, duration
     requirement = check.requirement
     if exc is None:
         return CheckResult(requirement, Outcome.PASSED, "", duration, evidence=evidence[-3:])
+    if isinstance(exc, RequirementFailed) and requirement.level is Level.MAY:
+        # A MAY is an option: a target without it has not failed anything (RFC 2119 §5). The check
+        # found the feature absent; say which, as information.
+        return CheckResult(
+            requirement,
+            Outcome.NOT_PRESENT,
+            f"optional (MAY) feature not present: {exc.message}",
+            duration,
+            expected=exc.expected,
+            actual=exc.actual,
+            evidence=tuple(exc.evidence) or evidence[-6:],
+        )
     if isinstance(exc, RequirementFailed):
         return CheckResult(
             requirement,
@@ -109,7 +122,12 @@ def start(check: Check, ctx: CheckContext) -> CheckResult | Pending:
 
 
 def finish(pending: Pending, ctx: CheckContext, *, sleep: Callable[[float], None] = time.sleep) -> CheckResult:
-    """Sleep until the pending check's deadline, then run its second half."""
+    """Sleep until the pending check's deadline, then run the rest of it.
+
+    A check may yield further Waits (EXP-02 rotates late in a token's life, then probes after the
+    session cap): those are slept here, in line. Every check's first wait overlaps with all the
+    others; only the rare later ones are served one at a time.
+    """
     delay = pending.wait.deadline - ctx.clock()
     if delay > 0:
         sleep(delay)
@@ -117,11 +135,11 @@ def finish(pending: Pending, ctx: CheckContext, *, sleep: Callable[[float], None
     ctx.take_evidence()  # exchanges of other checks made while waiting are not this check's
 
     def second_half() -> None:
-        try:
-            next(pending.generator)
-        except StopIteration:
-            return
-        raise RuntimeError(f"{pending.check.name} yielded more than one Wait")
+        for wait in pending.generator:
+            ctx.release_connections()
+            later = wait.deadline - ctx.clock()
+            if later > 0:
+                sleep(later)
 
     exc = _run(second_half)
     for exchange in reversed(pending.evidence):
@@ -138,7 +156,7 @@ def run_checks(checks: Iterable[Check], ctx: CheckContext) -> list[CheckResult]:
     ordered = list(checks)
     results: dict[str, CheckResult] = {}
     pending: list[Pending] = []
-    for check in sorted(ordered, key=lambda c: not c.timed):
+    for check in sorted((c for c in ordered if c.run_phase < 2), key=lambda c: c.run_phase):
         outcome = start(check, ctx)
         if isinstance(outcome, Pending):
             pending.append(outcome)
@@ -148,4 +166,7 @@ def run_checks(checks: Iterable[Check], ctx: CheckContext) -> list[CheckResult]:
                 raise TargetUnreachable(ctx.config.target, outcome.message)
     for item in sorted(pending, key=lambda p: p.wait.deadline):
         results[item.check.id] = finish(item, ctx)
+    for check in (c for c in ordered if c.run_phase == 2):
+        outcome = start(check, ctx)
+        results[check.id] = outcome if isinstance(outcome, CheckResult) else finish(outcome, ctx)
     return [results[c.id] for c in ordered]

@@ -40,6 +40,8 @@ def clip(text: str, limit: int) -> str:
         end += 1
     if end < len(text) and text[end] == '"':  # keep a JSON string whole, for the field patterns
         end += 1
+    if len(text) - end <= 20:  # "…" would save nothing
+        return text
     return text[:end] + ("…" if end < len(text) else "")
 
 

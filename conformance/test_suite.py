@@ -18,11 +18,18 @@ judge the target is reported by pytest as an *error*, and only a broken requirem
 
 - passed -> pass;
 - failed at a level that counts (``--tokenconform-level``) -> fail, with message, expected, actual;
-- failed at a level that does not count (a SHOULD or MAY at ``--tokenconform-level must``) -> xfail
+- failed at a level that does not count (a SHOULD at ``--tokenconform-level must``) -> xfail
   with the message: reported, and pytest's exit status stays 0. Not a warning: many projects
   (this one included) run with ``filterwarnings = error``, which would turn it into a failure;
-- skipped, declared, not checked -> skip, the reason prefixed "declared: " / "not checked: ";
+- declared: a declared MUST deviation under ``--tokenconform-strict`` -> fail; otherwise skip,
+  the reason prefixed "declared: ";
+- skipped, not checked, not present (a MAY feature the target lacks: information) -> skip, the
+  reason prefixed "not checked: " / "not present: ";
 - error -> error in set-up.
+
+With ``--tokenconform-expected-failures FILE`` (``conformance/ratchet.py``): a listed requirement
+that fails -> xfail naming the file's reason; a listed one that passes -> fail ("now passes:
+remove it from the file"), unless the entry is flaky; an unlisted failure -> fail, as above.
 """
 
 from __future__ import annotations
@@ -93,23 +100,38 @@ def test_requirement(check_result: CheckResult, request: pytest.FixtureRequest) 
     """One catalogue requirement, judged by its check."""
     from .catalog import Level
     from .errors import RequirementFailed
-    from .results import Outcome
+    from .ratchet import Status
+    from .results import Outcome, is_failure
 
     result = check_result
     run = active_run(request.config)
     assert run is not None
+    plan = run.plan
+    threshold = Level.SHOULD if plan.level == "should" else Level.MUST
     outcome = result.outcome
+    counted = is_failure(result, threshold, strict=plan.strict)
+    if plan.expected_failures is not None:
+        status = plan.expected_failures.status_of(
+            result.id,
+            failed=outcome is Outcome.FAILED or counted,
+            counted=counted,
+            passed=outcome is Outcome.PASSED,
+        )
+        entry = plan.expected_failures.entries.get(result.id)
+        if status is Status.NOW_PASSES:
+            raise RequirementFailed(f"{result.id} now passes: remove it from the file {plan.expected_failures.source}")
+        if status in (Status.EXPECTED, Status.FLAKY) and outcome is not Outcome.PASSED and entry is not None:
+            pytest.xfail(f"expected failure ({plan.expected_failures.source}): {entry.reason}: {result.message}")
     if outcome is Outcome.PASSED:
         return
+    if counted:
+        raise RequirementFailed(_describe(result))
     if outcome is Outcome.FAILED:
-        threshold = Level.SHOULD if run.plan.level == "should" else Level.MUST
-        if result.fails_at(threshold):
-            raise RequirementFailed(_describe(result))
-        pytest.xfail(
-            f"{result.requirement.level.value} failure, not counted at level {run.plan.level}: {result.message}"
-        )
+        pytest.xfail(f"{result.requirement.level.value} failure, not counted at level {plan.level}: {result.message}")
     if outcome is Outcome.DECLARED:
         pytest.skip(f"declared: {result.message}")
     if outcome is Outcome.NOT_CHECKED:
         pytest.skip(f"not checked: {result.message}")
+    if outcome is Outcome.NOT_PRESENT:
+        pytest.skip(f"not present: {result.message}")
     pytest.skip(result.message or "skipped")

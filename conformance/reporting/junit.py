@@ -7,13 +7,17 @@ The shape follows the surefire schema that those parsers are written against: on
 
 How outcomes map, so that the XML's failure count agrees with the exit code:
 
-- failed, counting at the run's level → ``<failure type="RequirementFailed">``, body expected/actual/evidence;
-- failed, not counting (a SHOULD failure under ``--level must``) → a passing testcase with a
-  ``WARNING`` in ``<system-out>``. Not ``<failure>``: Jenkins would mark the build unstable
-  while the run exits 0. Not ``<skipped>`` either: the check ran and found a deviation, and a
-  dashboard reads "skipped" as "not run", which would hide it among the opt-in checks;
+- a failure that counts (at the run's level; a declared MUST deviation under ``--strict``; with an
+  expected-failures file, a new failure) → ``<failure type="RequirementFailed">``, body
+  expected/actual/evidence; a listed requirement that now passes → ``<failure type="NowPasses">``;
+- failed, not counting (a SHOULD failure under ``--level must``, or a failure the expected-failures
+  file lists) → a passing testcase with a ``WARNING`` or ``EXPECTED FAILURE`` in ``<system-out>``.
+  Not ``<failure>``: Jenkins would mark the build unstable while the run exits 0. Not ``<skipped>``
+  either: the check ran and found a deviation, and a dashboard reads "skipped" as "not run", which
+  would hide it among the opt-in checks;
 - error → ``<error type="CheckError">``;
-- skipped, not_checked, declared → ``<skipped message=...>``, prefixed ``not checked:`` or ``declared:``.
+- skipped, not_checked, not_present, declared → ``<skipped message=...>``, prefixed ``not checked:``,
+  ``not present:`` or ``declared:``.
 
 Pure function: the CLI writes the text (UTF-8, as the declaration says) where ``--junit-xml`` says.
 """
@@ -90,27 +94,39 @@ def _testcase(suite: ET.Element, run: RunResult, result: CheckResult) -> str:
         time=_seconds(result.duration_s),
     )
     message = _text(_common.message(result))
-    if result.outcome is Outcome.FAILED:
-        if result.fails_at(run.level):
-            failure = ET.SubElement(case, "failure", message=message, type="RequirementFailed")
-            failure.text = _text(_body(result))
-            return "failures"
-        warning = f"WARNING: {requirement.level.value} requirement not met (does not fail a run at level "
-        warning += f"{run.level.value.lower()})\n{_body(result)}"
-        ET.SubElement(case, "system-out").text = _text(warning)
-        return ""
+    tag = _common.ratchet_word(run, result)
+    if tag == "NOW PASSES":
+        source = run.expected_failures.source if run.expected_failures else "the file"
+        text = f"{result.id} now passes: remove it from the file {source}"
+        ET.SubElement(case, "failure", message=_text(text), type="NowPasses").text = _text(text)
+        return "failures"
     if result.outcome is Outcome.ERROR:
         error = ET.SubElement(case, "error", message=message, type="CheckError")
         error.text = _text(_body(result))
         return "errors"
-    if result.outcome is Outcome.DECLARED:
-        ET.SubElement(case, "skipped", message=_text(f"declared: {_common.message(result)}"))
-        return "skipped"
-    if result.outcome is Outcome.NOT_CHECKED:
-        ET.SubElement(case, "skipped", message=_text(f"not checked: {_common.message(result)}"))
-        return "skipped"
-    if result.outcome is Outcome.SKIPPED:
-        ET.SubElement(case, "skipped", message=message)
+    if run.counts(result):
+        failure = ET.SubElement(case, "failure", message=message, type="RequirementFailed")
+        failure.text = _text(_body(result))
+        return "failures"
+    if result.outcome is Outcome.FAILED:
+        if tag in ("expected", "flaky"):
+            entry = run.expected_failures.entries.get(result.id) if run.expected_failures else None
+            source = run.expected_failures.source if run.expected_failures else ""
+            note = f"EXPECTED FAILURE ({source}): {entry.reason if entry else ''}\n{_body(result)}"
+            ET.SubElement(case, "system-out").text = _text(note)
+            return ""
+        warning = f"WARNING: {requirement.level.value} requirement not met (does not fail a run at level "
+        warning += f"{run.level.value.lower()})\n{_body(result)}"
+        ET.SubElement(case, "system-out").text = _text(warning)
+        return ""
+    prefix = {
+        Outcome.DECLARED: "declared: ",
+        Outcome.NOT_CHECKED: "not checked: ",
+        Outcome.NOT_PRESENT: "not present: ",
+    }
+    if result.outcome in prefix or result.outcome is Outcome.SKIPPED:
+        text = prefix.get(result.outcome, "") + _common.message(result)
+        ET.SubElement(case, "skipped", message=_text(text))
         return "skipped"
     return ""
 

@@ -1,12 +1,19 @@
-"""Render a run as GitHub-flavoured Markdown for a CI job summary ($GITHUB_STEP_SUMMARY).
+"""Render a run as GitHub-flavoured Markdown for a pull-request comment or a CI job summary.
 
-Order: the verdict, a summary table (outcomes by level), then what needs attention (failures
-with expected and actual, errors, warnings), then one table per category. Status words, not
-emoji, so the page reads the same in a terminal, a PR comment or a screen reader. Everything
-from the target or the catalogue is escaped, so a ``|`` or a newline in a message cannot break
-a table and a response body cannot inject HTML.
+Order, for a reviewer who reads the top and stops: the verdict and the counts; the ratchet's
+judgement (expected failures); what needs attention (failures with expected, actual and their
+evidence, then errors); the declared deviations (MUST ones first, by ID); warnings and
+information (SHOULD failures that do not count, expected failures, MAY features not present);
+then every result by category, collapsed in ``<details>``. Status words, not emoji, so the page
+reads the same in a terminal, a PR comment or a screen reader. Everything from the target or
+the catalogue is escaped, so a ``|`` or a newline in a message cannot break a table and a
+response body cannot inject HTML.
 
-Pure function: the CLI writes (or appends) the text where ``--markdown-report`` says.
+GitHub refuses comments over 65,536 characters. The report stays under :data:`LIMIT` by
+shortening evidence first, then the collapsed per-category tables, then the cells of the
+failure rows; the list of failures itself is never cut.
+
+Pure function: the CLI writes the text where ``--markdown-report`` says.
 """
 
 from __future__ import annotations
@@ -18,7 +25,10 @@ from ..catalog import Level
 from ..results import CheckResult, Outcome, RunResult
 from . import _common
 
-__all__ = ["render"]
+__all__ = ["LIMIT", "render"]
+
+#: GitHub's limit for a comment is 65,536 characters; keep a margin for a wrapper's own text
+LIMIT = 65_000
 
 #: the status word of each outcome in the tables (a FAILED that does not count is a warning)
 _STATUS = {
@@ -28,8 +38,8 @@ _STATUS = {
     Outcome.SKIPPED: "skipped",
     Outcome.ERROR: "ERROR",
     Outcome.NOT_CHECKED: "not checked",
+    Outcome.NOT_PRESENT: "not present",
 }
-_WARNING = "warning"
 _TOTALS = (
     (Outcome.PASSED, "passed"),
     (Outcome.FAILED, "failed"),
@@ -37,6 +47,7 @@ _TOTALS = (
     (Outcome.SKIPPED, "skipped"),
     (Outcome.ERROR, "errors"),
     (Outcome.NOT_CHECKED, "not checked"),
+    (Outcome.NOT_PRESENT, "not present"),
 )
 # Markdown punctuation that would format text, and the HTML metacharacters.
 _MARKUP = re.compile(r"[\\`*_\[\]|~]")
@@ -45,53 +56,75 @@ _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def render(run: RunResult) -> str:
-    """The job summary as Markdown, ending in a newline."""
-    lines = [f"## tokenconform: {_verdict(run)}", "", _context(run), ""]
+def render(run: RunResult, *, limit: int = LIMIT) -> str:
+    """The report as Markdown ending in a newline, at most ``limit`` characters (failures never dropped)."""
+    # Each attempt is less generous; the first that fits wins. Evidence goes first, the list of failures never.
+    attempts: list[tuple[int | None, int | None, int | None]] = [(None, None, None)]
+    attempts += [(share, None, None) for share in (4000, 1500, 600, 200)]
+    attempts += [(0, rows, None) for rows in (400, 100, 0)]
+    attempts += [(0, 0, cell) for cell in (200, 60, 0)]
+    text = ""
+    for evidence, rows, cell in attempts:
+        text = _render(run, evidence_chars=evidence, category_rows=rows, cell_chars=cell)
+        if len(text) <= limit:
+            return text
+    return text  # only a run with more failures than fit in the limit even as bare IDs gets here
+
+
+def _render(run: RunResult, *, evidence_chars: int | None, category_rows: int | None, cell_chars: int | None) -> str:
+    word, sentence = _common.verdict(run)
+    lines = [f"## tokenconform: {word}, {_cell(sentence).replace('; exit code', ', exit code')}", "", _context(run), ""]
+    if run.fatal:
+        lines += ["", "Nothing could be judged:", "", _fence(run.fatal), ""]
+        lines += _evidence_block("why", run.fatal_evidence, evidence_chars)
     lines += _summary_table(run)
+    judgement = run.judgement()
+    if judgement is not None:
+        lines += ["", f"### Expected failures ({_cell(judgement.source)})", ""]
+        lines += [f"- {_cell(text)}" for text in judgement.lines() or ["nothing listed, nothing failed"]]
     ordered = _common.ordered(run.results)
-    for title, results in (
-        ("Failures", [r for r in ordered if r.fails_at(run.level)]),
-        ("Errors", [r for r in ordered if r.outcome is Outcome.ERROR]),
-        ("Warnings", [r for r in ordered if _is_warning(run, r)]),
-    ):
+    failures = [r for r in ordered if r.outcome is not Outcome.ERROR and run.counts(r)]
+    errors = [r for r in ordered if r.outcome is Outcome.ERROR]
+    for title, results in (("Failures", failures), ("Errors", errors)):
         if results:
             lines += ["", f"### {title}", ""]
-            lines += _attention_table(results)
-            lines += _evidence(results)
-    for group, results in _common.by_category(run.results):
-        title = group.title
-        lines += ["", f"### {_cell(title)}", ""]
+            lines += _attention_table(run, results, cell_chars)
+            if evidence_chars != 0:
+                for result in results:
+                    lines += _evidence_block(f"{result.id} evidence", result.evidence, evidence_chars)
+    declared = [r for r in ordered if r.outcome is Outcome.DECLARED]
+    if declared:
+        musts = [r.id for r in declared if r.declared_must]
+        how = "they count as failures (--strict)" if run.strict else "--strict would count them as failures"
+        lines += ["", "### Declared deviations", ""]
+        if musts:
+            lines += [f"Declared deviations from MUST requirements: {', '.join(musts)} ({how}).", ""]
         lines += _table(
-            ["ID", "level", "requirement", "outcome", "note"],
-            [[r.id, r.requirement.level.value, r.requirement.title, _status(run, r), _note(r)] for r in results],
+            ["ID", "level", "requirement", "declared by the profile"],
+            [[r.id, r.requirement.level.value, r.requirement.title, _clip(r.message, cell_chars)] for r in declared],
         )
+    notes = [r for r in ordered if _common.is_warning(run, r) or _is_expected(run, r)]
+    absent = [r for r in ordered if r.outcome is Outcome.NOT_PRESENT]
+    if notes:
+        lines += ["", "### Warnings and expected failures", ""]
+        lines += _attention_table(run, notes, cell_chars)
+    if absent:
+        lines += ["", "### Optional (MAY) features not present", ""]
+        lines += _table(
+            ["ID", "requirement", "note"], [[r.id, r.requirement.title, _clip(r.message, cell_chars)] for r in absent]
+        )
+    lines += _categories(run, category_rows)
     return "\n".join(lines) + "\n"
 
 
-def _verdict(run: RunResult) -> str:
-    exit_code = run.exit_code()
-    level = run.level.value.lower()
-    errors = sum(1 for r in run.results if r.outcome is Outcome.ERROR)
-    failures = sum(1 for r in run.results if r.fails_at(run.level))
-    warnings = sum(1 for r in run.results if _is_warning(run, r))
-    extras = []
-    if failures and exit_code == 2:
-        extras.append(f"{_plural(failures, 'failure')} at level {level}")
-    if warnings:
-        extras.append(_plural(warnings, "warning"))
-    tail = f" ({', '.join(extras)})" if extras else ""
-    if exit_code == 2:
-        return f"ERROR, {_plural(errors, 'check')} could not be judged{tail}, exit code 2"
-    if exit_code == 1:
-        return f"FAILED, {_plural(failures, 'failure')} at level {level}{tail}, exit code 1"
-    return f"PASSED, no failure at level {level} and no error{tail}, exit code 0"
+def _is_expected(run: RunResult, result: CheckResult) -> bool:
+    return result.outcome is Outcome.FAILED and _common.ratchet_word(run, result) in ("expected", "flaky")
 
 
 def _context(run: RunResult) -> str:
     return (
-        f"Target {_cell(run.target)}, profile {_cell(run.profile)}, level {run.level.value.lower()}, "
-        f"started {_cell(run.started_at)}, {run.duration_s:.1f} s "
+        f"Target {_cell(run.target)}, profile {_cell(run.profile)}, level {run.level.value.lower()}"
+        f"{' (strict)' if run.strict else ''}, started {_cell(run.started_at)}, {run.duration_s:.1f} s "
         f"({run.waited_s:.1f} s waiting on token lifetimes)."
     )
 
@@ -100,40 +133,81 @@ def _summary_table(run: RunResult) -> list[str]:
     rows = []
     for outcome, word in _TOTALS:
         by_level = [sum(1 for r in run.results if r.outcome is outcome and r.requirement.level is lv) for lv in Level]
+        if outcome is Outcome.NOT_PRESENT and not any(by_level):
+            continue
         rows.append([word, *map(str, by_level), str(sum(by_level))])
     totals = [str(sum(1 for r in run.results if r.requirement.level is lv)) for lv in Level]
     rows.append(["total", *totals, str(len(run.results))])
     return _table(["outcome", *(lv.value for lv in Level), "total"], rows, align=["---", *["---:"] * (len(Level) + 1)])
 
 
-def _attention_table(results: list[CheckResult]) -> list[str]:
-    return _table(
-        ["ID", "level", "requirement", "message", "expected", "actual"],
-        [[r.id, r.requirement.level.value, r.requirement.title, r.message, r.expected, r.actual] for r in results],
-    )
-
-
-def _evidence(results: list[CheckResult]) -> list[str]:
-    """A collapsed block of evidence per result that has some."""
-    lines: list[str] = []
-    for result in results:
-        if not result.evidence:
-            continue
-        text = _visible("\n\n".join(result.evidence))
-        # A fence longer than any backtick run inside, so the evidence cannot close it.
-        longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-        fence = "`" * max(3, longest + 1)
-        lines += [
-            "",
-            f"<details><summary>{_html(result.id)} evidence</summary>",
-            "",
-            fence + "text",
-            text,  # verbatim: inside a fence nothing is markup, and the fence cannot be closed early
-            fence,
-            "",
-            "</details>",
+def _attention_table(run: RunResult, results: list[CheckResult], cell_chars: int | None) -> list[str]:
+    def row(r: CheckResult) -> list[str]:
+        tag = _common.ratchet_word(run, r)
+        message = _common.message(r)
+        if tag == "NOW PASSES":
+            source = run.expected_failures.source if run.expected_failures else "the file"
+            message = f"now passes: remove it from the file {source}"
+        elif tag:
+            message = f"[{tag}] {message}"
+        return [
+            r.id,
+            r.requirement.level.value,
+            r.requirement.title,
+            _clip(message, cell_chars),
+            _clip(r.expected, cell_chars),
+            _clip(r.actual, cell_chars),
         ]
+
+    return _table(["ID", "level", "requirement", "message", "expected", "actual"], [row(r) for r in results])
+
+
+def _categories(run: RunResult, max_rows: int | None) -> list[str]:
+    """Every result by category, collapsed: the reviewer opens it only to look something up."""
+    if not run.results:
+        return []
+    passed = sum(1 for r in run.results if r.outcome is Outcome.PASSED)
+    lines = [
+        "",
+        f"<details><summary>All {_common.plural(len(run.results), 'result')} by category ({passed} passed)</summary>",
+    ]
+    shown = 0
+    for group, results in _common.by_category(run.results):
+        if max_rows is not None and shown >= max_rows:
+            break
+        take = results if max_rows is None else results[: max_rows - shown]
+        shown += len(take)
+        lines += ["", f"#### {_cell(group.title)}", ""]
+        lines += _table(
+            ["ID", "level", "requirement", "outcome", "note"],
+            [
+                [r.id, r.requirement.level.value, r.requirement.title, _status(run, r), _clip(_note(r), 200)]
+                for r in take
+            ],
+        )
+    if shown < len(run.results):
+        lines += ["", f"{len(run.results) - shown} more results left out to stay under GitHub's comment limit; "
+                  "the JSON report has them all."]  # fmt: skip
+    lines += ["", "</details>"]
     return lines
+
+
+def _evidence_block(summary: str, evidence: Iterable[str], chars: int | None) -> list[str]:
+    """A collapsed block of evidence (nothing when there is none), cut to ``chars`` if given."""
+    text = _visible("\n\n".join(evidence))
+    if not text:
+        return []
+    if chars is not None and len(text) > chars:
+        text = text[:chars] + f"\n… ({len(text) - chars} more characters in the JSON report)"
+    return ["", f"<details><summary>{_html(summary)}</summary>", "", _fence(text), "", "</details>"]
+
+
+def _fence(text: str) -> str:
+    """Verbatim text in a fence longer than any backtick run inside, so it cannot be closed early."""
+    text = _visible(text)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
 
 
 def _table(header: list[str], rows: Iterable[list[str]], align: list[str] | None = None) -> list[str]:
@@ -143,6 +217,12 @@ def _table(header: list[str], rows: Iterable[list[str]], align: list[str] | None
     ]
     lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
     return lines
+
+
+def _clip(text: str, chars: int | None) -> str:
+    if chars is None or len(text) <= chars:
+        return text
+    return text[:chars] + "…" if chars else ""
 
 
 def _cell(value: str) -> str:
@@ -160,18 +240,16 @@ def _visible(value: str) -> str:
 
 
 def _status(run: RunResult, result: CheckResult) -> str:
-    return _WARNING if _is_warning(run, result) else _STATUS[result.outcome]
-
-
-def _is_warning(run: RunResult, result: CheckResult) -> bool:
-    return result.outcome is Outcome.FAILED and not result.fails_at(run.level)
+    if _is_expected(run, result):
+        return "expected failure"
+    if _common.is_warning(run, result):
+        return "warning"
+    if _common.ratchet_word(run, result) == "NOW PASSES":
+        return "NOW PASSES"
+    return _STATUS[result.outcome]
 
 
 def _note(result: CheckResult) -> str:
     if result.outcome is Outcome.PASSED:
         return ""
     return _common.message(result)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"

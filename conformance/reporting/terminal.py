@@ -2,15 +2,18 @@
 
 The layout follows what users of h2spec asked for: a failure says what was expected and what came
 back (h2spec #5), and the totals and the verdict come last, where the eye lands when the output
-stops (h2spec #62). A SHOULD or MAY failure that does not count at the run's level is a ``WARN``,
-the way h2spec keeps its ``Strict`` cases from failing a default run.
+stops (h2spec #62). A SHOULD failure that does not count at the run's level is a ``WARN``, the
+way h2spec keeps its ``Strict`` cases from failing a default run; a failure the expected-failures
+file lists is an ``XFAIL``; a MAY feature the target lacks is ``NOT PRESENT`` (information).
+Reasons wrap to the terminal's width rather than being cut.
 
-Pure functions: the CLI decides where the text goes and whether it is a TTY (``color``).
+Pure functions: the CLI decides where the text goes, how wide it is, and whether it is a TTY.
 """
 
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Callable
 
 from ..catalog import Level
@@ -35,8 +38,10 @@ _STATUS = {
     Outcome.SKIPPED: "SKIP",
     Outcome.ERROR: "ERROR",
     Outcome.NOT_CHECKED: "NOT CHECKED",
+    Outcome.NOT_PRESENT: "NOT PRESENT",
 }
 _WARN = "WARN"
+_XFAIL = "XFAIL"
 _STATUS_COLOR = {
     "PASS": _GREEN,
     "FAIL": _RED + _BOLD,
@@ -45,12 +50,14 @@ _STATUS_COLOR = {
     "SKIP": _CYAN,
     "ERROR": _RED + _BOLD,
     "NOT CHECKED": _DIM,
+    "NOT PRESENT": _DIM,
+    "XFAIL": _YELLOW,
 }
 _Paint = Callable[[str, str], str]
 _STATUS_WIDTH = max(len(word) for word in _STATUS_COLOR)
 _LEVEL_WIDTH = max(len(level.value) for level in Level)
-#: a short reason is one line of at most this many characters; -v shows the whole message
-_SHORT_REASON = 110
+#: the width when the caller does not know the terminal's
+DEFAULT_WIDTH = 100
 #: the order of outcomes in the totals, with the word each is counted under
 _TOTALS = (
     (Outcome.PASSED, "passed"),
@@ -59,19 +66,25 @@ _TOTALS = (
     (Outcome.SKIPPED, "skipped"),
     (Outcome.ERROR, "errors"),
     (Outcome.NOT_CHECKED, "not checked"),
+    (Outcome.NOT_PRESENT, "not present"),
 )
 # The target's bytes end up in messages and evidence: never let them drive the terminal
 # (an ESC in a response body would otherwise move the cursor or recolour the report).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def render(run: RunResult, *, verbose: bool = False, color: bool = False) -> str:
+def render(run: RunResult, *, verbose: bool = False, color: bool = False, width: int = DEFAULT_WIDTH) -> str:
     """The whole report as text ending in a newline: categories in catalogue order, then the summary.
 
-    With ``verbose``, every result that did not pass also shows its full message, expected and
-    actual values and evidence, indented under its line. ANSI colour only with ``color``.
+    Each line's reason wraps at ``width``. With ``verbose``, every result that did not pass also
+    shows its full message, expected and actual values and evidence, indented under its line.
+    ANSI colour only with ``color``.
     """
     paint = _painter(color)
+    width = max(width, 40)
+    if run.fatal:  # nothing was judged: one line, not one error per check
+        word, sentence = _common.verdict(run)
+        return paint(f"{word}: {_clean(sentence)}", _RED + _BOLD) + "\n"
     lines: list[str] = []
     for group, results in _common.by_category(run.results):
         title = group.title
@@ -79,12 +92,12 @@ def render(run: RunResult, *, verbose: bool = False, color: bool = False) -> str
             lines.append("")
         lines.append(paint(title, _BOLD))
         for result in results:
-            lines.append(_line(run, result, paint, verbose=verbose))
+            lines.extend(_line(run, result, paint, verbose=verbose, width=width))
             if verbose and result.outcome is not Outcome.PASSED:
-                lines.extend(_details(result))
+                lines.extend(_details(result, width))
     if lines:
         lines.append("")
-    lines.extend(_summary(run, paint))
+    lines.extend(_summary(run, paint, width))
     return "\n".join(lines) + "\n"
 
 
@@ -109,121 +122,123 @@ def _painter(color: bool) -> _Paint:
 
 
 def _status(run: RunResult, result: CheckResult) -> str:
-    if result.outcome is Outcome.FAILED and not result.fails_at(run.level):
-        return _WARN
+    if result.outcome is Outcome.FAILED and not run.counts(result):
+        return _XFAIL if _common.ratchet_word(run, result) in ("expected", "flaky") else _WARN
     return _STATUS[result.outcome]
-
-
-def _reason(result: CheckResult) -> str:
-    """The message, or for a requirement that is not checked, why not."""
-    return _common.message(result)
-
-
-def _short(text: str) -> str:
-    first = _clean(text.strip().splitlines()[0]) if text.strip() else ""
-    if len(first) > _SHORT_REASON:
-        return first[: _SHORT_REASON - 1] + "…"
-    if first != _clean(text.strip()):
-        return first + " …"
-    return first
 
 
 def _clean(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
 
 
-def _line(run: RunResult, result: CheckResult, paint: _Paint, *, verbose: bool) -> str:
+def _line(run: RunResult, result: CheckResult, paint: _Paint, *, verbose: bool, width: int) -> list[str]:
+    """The result's line; its reason (the whole message, on one paragraph) wraps under the title."""
     status = _status(run, result)
     word = paint(f"{status:<{_STATUS_WIDTH}}", _STATUS_COLOR[status])
     level = f"{result.requirement.level.value:<{_LEVEL_WIDTH}}"
-    line = f"  {result.id}  {level}  {word}  {_clean(result.requirement.title)}"
-    reason = _reason(result)
+    lead = f"  {result.id}  {level}  "
+    hang = " " * (len(lead) + _STATUS_WIDTH + 2)
+    text = _clean(result.requirement.title)
+    tag = _common.ratchet_word(run, result)
+    if tag == "NOW PASSES":
+        ratchet = run.expected_failures.source if run.expected_failures else "the file"
+        text += f" — now passes: remove it from the file {ratchet}"
+    elif tag:
+        text += f" [{tag}]"
+    reason = _common.message(result)
     if reason and result.outcome is not Outcome.PASSED and not verbose:
-        line += f" — {_short(reason)}"
-    return line
+        text += f" — {_clean(' '.join(reason.split()))}"
+    rows = textwrap.wrap(text, width=max(width - len(hang), 20), break_on_hyphens=False) or [""]
+    return [f"{lead}{word}  {rows[0]}"] + [f"{hang}{row}" for row in rows[1:]]
 
 
-def _details(result: CheckResult) -> list[str]:
+def _details(result: CheckResult, width: int) -> list[str]:
     """The indented block -v adds under a result: full message, expected/actual, evidence."""
     indent = " " * 6
     lines: list[str] = []
-    reason = _reason(result)
+    reason = _common.message(result)
     if reason:
-        lines.extend(_block(indent, "", reason))
+        lines.extend(_block(indent, "", reason, width))
     if result.expected:
-        lines.extend(_block(indent, "expected: ", result.expected))
+        lines.extend(_block(indent, "expected: ", result.expected, width))
     if result.actual:
-        lines.extend(_block(indent, "actual:   ", result.actual))
+        lines.extend(_block(indent, "actual:   ", result.actual, width))
     if result.evidence:
         lines.append(f"{indent}evidence:")
         for exchange in result.evidence:
-            lines.extend(_block(indent + "  ", "", exchange))
+            lines.extend(_block(indent + "  ", "", exchange, 0))
     return lines
 
 
-def _block(indent: str, label: str, text: str) -> list[str]:
-    """Text under a label, continuation lines aligned with the first."""
-    rows = text.splitlines() or [""]
+def _block(indent: str, label: str, text: str, width: int) -> list[str]:
+    """Text under a label, continuation lines aligned with the first; wrapped at ``width`` (0: as is)."""
     hang = indent + " " * len(label)
-    return [f"{indent}{label}{_clean(rows[0])}"] + [f"{hang}{_clean(row)}" for row in rows[1:]]
+    rows: list[str] = []
+    for row in text.splitlines() or [""]:
+        row = _clean(row)
+        if width and len(hang) + len(row) > width:
+            rows.extend(textwrap.wrap(row, width=max(width - len(hang), 20), break_on_hyphens=False) or [""])
+        else:
+            rows.append(row)
+    return [f"{indent}{label}{rows[0]}"] + [f"{hang}{row}" for row in rows[1:]]
 
 
-def _summary(run: RunResult, paint: _Paint) -> list[str]:
+def _summary(run: RunResult, paint: _Paint, width: int) -> list[str]:
     results = run.results
     counts = {outcome: sum(1 for r in results if r.outcome is outcome) for outcome, _ in _TOTALS}
     # "1 error", "2 errors"; the other words read right with any number
     totals = ", ".join(
-        _plural(counts[outcome], "error") if outcome is Outcome.ERROR else f"{counts[outcome]} {word}"
+        _common.plural(counts[outcome], "error") if outcome is Outcome.ERROR else f"{counts[outcome]} {word}"
         for outcome, word in _TOTALS
+        if counts[outcome] or outcome is not Outcome.NOT_PRESENT
     )
     lines = [
         paint("Summary", _BOLD),
         f"  target    {_clean(run.target)}",
         f"  profile   {_clean(run.profile)}",
-        f"  level     {_level_note(run.level)}",
+        *_wrapped("  level     ", _level_note(run), width),
         f"  started   {run.started_at}",
         f"  duration  {run.duration_s:.1f} s, of which {run.waited_s:.1f} s waiting on token lifetimes (overlapped)",
-        f"  checks    {len(results)}: {totals}",
-        "",
-        "  " + " " * _LEVEL_WIDTH + "".join(f"  {word:>11}" for _, word in _TOTALS),
     ]
-    for level in (lvl for lvl in Level if any(r.requirement.level is lvl for r in results)):
-        row = [sum(1 for r in results if r.requirement.level is level and r.outcome is o) for o, _ in _TOTALS]
-        lines.append(f"  {level.value:<{_LEVEL_WIDTH}}" + "".join(f"  {n:>11}" for n in row))
+    lines += _wrapped("  checks    ", f"{len(results)}: {totals}", width)
+    declared = run.declared_musts()
+    if declared:
+        how = "counted as failures (--strict)" if run.strict else "not failures; --strict counts them"
+        lines += _wrapped("  declared  ", f"MUST deviations ({how}): {', '.join(r.id for r in declared)}", width)
+    judgement = run.judgement()
+    if judgement is not None:
+        lines += _wrapped("  expected  ", f"failures from {judgement.source}:", width)
+        for text in judgement.lines() or ["nothing listed, nothing failed"]:
+            lines += _wrapped("            ", text, width)
+    levels = [lvl for lvl in Level if any(r.requirement.level is lvl for r in results)]
+    if levels:
+        lines.append("")
+        lines.append("  " + " " * 11 + "".join(f"  {lvl.value:>6}" for lvl in levels))
+        for outcome, word in _TOTALS:
+            row = [sum(1 for r in results if r.requirement.level is lvl and r.outcome is outcome) for lvl in levels]
+            if outcome is Outcome.NOT_PRESENT and not any(row):
+                continue
+            lines.append(f"  {word:<11}" + "".join(f"  {n:>6}" for n in row))
     lines.append("")
-    verdict, code = _verdict(run)
-    lines.append(paint(verdict, code))
+    word, sentence = _common.verdict(run)
+    colour = _GREEN + _BOLD if word == "PASSED" else (_YELLOW + _BOLD if word == "INTERRUPTED" else _RED + _BOLD)
+    lines.append(paint(f"{word}: {_clean(sentence)}", colour))
     return lines
 
 
-def _level_note(level: Level) -> str:
-    counted = [lvl.value for lvl in Level if lvl.rank <= level.rank]
-    warned = [lvl.value for lvl in Level if lvl.rank > level.rank]
+def _wrapped(label: str, text: str, width: int) -> list[str]:
+    rows = textwrap.wrap(_clean(text), width=max(width - len(label), 20), break_on_hyphens=False) or [""]
+    return [label + rows[0]] + [" " * len(label) + row for row in rows[1:]]
+
+
+def _level_note(run: RunResult) -> str:
+    level = run.level
+    counted = [lvl.value for lvl in Level if lvl.rank <= level.rank and lvl is not Level.MAY]
+    warned = [lvl.value for lvl in Level if lvl.rank > level.rank and lvl is not Level.MAY]
     note = f"{level.value.lower()} ({' and '.join(counted)} failures fail the run"
     if warned:
         note += f"; {' and '.join(warned)} failures are warnings"
+    note += "; a MAY feature can only be present or not"
+    if run.strict:
+        note += "; --strict: declared MUST deviations fail too"
     return note + ")"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def _verdict(run: RunResult) -> tuple[str, str]:
-    """The last line: what the exit code will be, and why."""
-    exit_code = run.exit_code()
-    errors = sum(1 for r in run.results if r.outcome is Outcome.ERROR)
-    failures = sum(1 for r in run.results if r.fails_at(run.level))
-    warnings = sum(1 for r in run.results if r.outcome is Outcome.FAILED and not r.fails_at(run.level))
-    level = run.level.value.lower()
-    extras = []
-    if failures and exit_code == 2:
-        extras.append(_plural(failures, "failure") + f" at level {level}")
-    if warnings:
-        extras.append(_plural(warnings, "warning"))
-    tail = f" ({', '.join(extras)})" if extras else ""
-    if exit_code == 2:
-        return f"ERROR: {_plural(errors, 'check')} could not be judged{tail}; exit code 2", _RED + _BOLD
-    if exit_code == 1:
-        return f"FAILED: {_plural(failures, 'failure')} at level {level}{tail}; exit code 1", _RED + _BOLD
-    return f"PASSED: no failure at level {level} and no error{tail}; exit code 0", _GREEN + _BOLD

@@ -19,7 +19,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conformance import cli
+from conformance import cli, runner
 from conformance.embedded import embedded_settings
 from conformance.profile_commands import template_text
 from reference_server.server import ReferenceServer
@@ -132,8 +132,8 @@ def test_should_failure_is_a_warning_at_level_must_and_fails_at_level_should(
 
 
 @pytest.mark.slow
-def test_failed_calibration_makes_every_check_an_error(tmp_path: Path) -> None:
-    """A protected route that refuses valid tokens is a broken oracle: no verdicts, exit 2."""
+def test_failed_calibration_is_one_fatal_line_and_exit_2(tmp_path: Path) -> None:
+    """A protected route that refuses valid tokens is a broken oracle: no verdicts, one line, exit 2."""
     profile = tmp_path / "profile.toml"
     profile.write_text(template_text().replace('path = "/profile"', 'path = "/no-such-route"'), encoding="utf-8")
     settings = embedded_settings()
@@ -142,10 +142,11 @@ def test_failed_calibration_makes_every_check_an_error(tmp_path: Path) -> None:
             "run", "--target", server.url, "--profile", str(profile), "--only", "rotation", cwd=tmp_path
         )
     assert done.returncode == 2, done.stdout + done.stderr
-    lines = [line for line in done.stdout.splitlines() if line.strip().startswith("ROT-")]
-    assert len(lines) == 5
-    assert all(line.split()[2] == "ERROR" and "calibration" in line for line in lines), lines
-    assert "FAIL" not in done.stdout
+    assert done.stdout == ""  # no per-check ERROR lines, no summary
+    announcement, fatal = done.stderr.strip().splitlines()
+    assert "checking" in announcement
+    assert fatal.startswith("tokenconform: error: calibration") and "(404)" in fatal
+    assert "…" not in fatal  # the reason in full
 
 
 @pytest.mark.slow
@@ -245,7 +246,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_pytest_argv_is_isolated() -> None:
     namespace = cli.build_parser().parse_args(["run", "--only", "rotation", "--header", "X-Key: 1"])
-    argv = cli.pytest_argv(namespace, "http://127.0.0.1:8000", "reference", "/tmp/w")
+    argv = runner.pytest_argv(namespace, "http://127.0.0.1:8000", "reference", "/tmp/w")
     for flag in ("--noconftest", "conformance.plugin", "no:cacheprovider", "conformance.test_suite"):
         assert flag in argv
     assert argv[argv.index("-c") + 1] == os.path.join("/tmp/w", "pytest.ini")

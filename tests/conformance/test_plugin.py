@@ -7,6 +7,7 @@ conftest of ours), with NO_COLOR=1 COLUMNS=80.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -166,14 +167,16 @@ def test_suite_module_without_options_is_one_visible_skip(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_dead_target_gives_errors_not_failures(tmp_path: Path) -> None:
+def test_dead_target_stops_the_session_with_one_line(tmp_path: Path) -> None:
     done = run_pytest(
         "--pyargs", "conformance.test_suite", plugin.OPT_TARGET, f"http://127.0.0.1:{closed_port()}",
         plugin.OPT_PROFILE, "reference", "-k", "rotation or ROT", "-q",
         cwd=tmp_path,
     )  # fmt: skip
-    assert "5 errors" in done.stdout and "failed" not in done.stdout.split("\n")[-2], done.stdout
-    assert "connection refused" in done.stdout
+    # Nothing can be judged: pytest stops with one line, not one error per check.
+    assert done.returncode == 2, done.stdout
+    assert not re.search(r"\d+ (failed|errors?|passed)", done.stdout), done.stdout
+    assert done.stdout.count("connection refused") == 1, done.stdout
 
 
 @pytest.mark.slow
@@ -181,11 +184,14 @@ def test_outcomes_map_to_pytest(tmp_path: Path) -> None:
     """SHOULD failure: xfail at level must (exit 0), failed at level should (exit 1); declared, not checked: skip."""
     from tests.broken.logout_ends_every_session import create_app
 
+    from conformance.catalog import load_catalog
+
+    not_automated = next(r.id for r in load_catalog().requirements if not r.automated)
     settings = embedded_settings()
     with ReferenceServer(settings, app=create_app(settings)) as server:
         args = (
             "--pyargs", "conformance.test_suite", plugin.OPT_TARGET, server.url, plugin.OPT_PROFILE, "reference",
-            "-k", "LGO-05 or CKE-09 or TOK-12", "-rsx",
+            "-k", f"LGO-05 or CKE-09 or {not_automated}", "-rsx",
         )  # fmt: skip
         at_must = run_pytest(*args, cwd=tmp_path)
         at_should = run_pytest(*args, plugin.OPT_LEVEL, "should", cwd=tmp_path)

@@ -134,7 +134,12 @@ def test_json_report_header_and_summary():
         "must_failed": 1,
         "should_failed": 1,
         "may_failed": 0,
+        "not_present": 0,
+        "declared_must": 1,
     }
+    assert document["declared_must"] == [by_outcome(run, Outcome.DECLARED).id]
+    assert document["strict"] is False and document["fatal"] == "" and document["interrupted"] is False
+    assert document["expected_failures"] is None
 
 
 def test_json_checks_are_in_catalogue_order_with_catalogue_data():
@@ -346,7 +351,8 @@ def test_markdown_tables_are_well_formed(level):
     run = make_run(level)
     text = markdown.render(run)
     blocks = tables(text)
-    attention = 3 if level is Level.MUST else 2  # failures, errors, and warnings unless they count
+    # failures, errors, declared deviations, and warnings unless they count
+    attention = 4 if level is Level.MUST else 3
     assert len(blocks) == 1 + attention + len({r.requirement.category for r in run.results})
     for block in blocks:
         header, separator, *rows = block
@@ -369,7 +375,11 @@ def test_markdown_verdict_first_then_summary_then_failures_then_categories():
     run = make_run(Level.SHOULD, results=[r for r in every_outcome() if r.outcome is not Outcome.ERROR])
     text = markdown.render(run)
     first = text.splitlines()[0]
-    assert first == "## tokenconform: FAILED, 2 failures at level should, exit code 1"
+    declared = by_outcome(run, Outcome.DECLARED).id
+    assert (
+        first
+        == f"## tokenconform: FAILED, 2 failures at level should (1 declared MUST deviation: {declared}), exit code 1"
+    )
     failures = text.index("### Failures")
     assert text.index("| outcome | MUST | SHOULD | MAY | total |") < failures
     used = {r.requirement.category for r in run.results}
@@ -385,7 +395,10 @@ def test_markdown_verdict_first_then_summary_then_failures_then_categories():
 def test_markdown_summary_counts_by_level():
     text = markdown.render(make_run())
     assert "| failed | 1 | 1 | 0 | 2 |" in text
-    assert "| total | 6 | 1 | 0 | 7 |" in text
+    levels = [r.requirement.level for r in make_run().results]
+    assert (
+        f"| total | {levels.count(Level.MUST)} | {levels.count(Level.SHOULD)} | {levels.count(Level.MAY)} | 7 |" in text
+    )
 
 
 def test_markdown_uses_status_words_and_no_emoji():
@@ -436,15 +449,22 @@ def test_terminal_summary_comes_last_and_ends_with_the_verdict():
     summary = lines.index("Summary")
     last_row = max(i for i, line in enumerate(lines) if re.match(r"  [A-Z]{3}-\d\d  ", line))
     assert summary > last_row
-    assert lines[-1] == "FAILED: 1 failure at level must (1 warning); exit code 1"
+    declared = by_outcome(run, Outcome.DECLARED).id
+    assert (
+        lines[-1] == f"FAILED: 1 failure at level must (1 warning; 1 declared MUST deviation: {declared}); exit code 1"
+    )
     tail = "\n".join(lines[summary:])
     assert "  target    http://127.0.0.1:8123" in tail
     assert "  profile   reference" in tail
     assert "12.5 s, of which 6.2 s waiting on token lifetimes" in tail
     assert "6: 1 passed, 2 failed, 1 declared, 1 skipped, 0 errors, 1 not checked" in tail
-    assert re.search(r"^  MUST +1 +1 +1 +1 +0 +1$", tail, re.MULTILINE)
-    assert re.search(r"^  SHOULD +0 +1 +0 +0 +0 +0$", tail, re.MULTILINE)
-    assert "  MAY" not in tail  # no MAY requirement in this run
+    assert f"  declared  MUST deviations (not failures; --strict counts them): {declared}" in tail
+    # outcomes down, levels across: only the levels the run has
+    levels = [lvl.value for lvl in Level if any(r.requirement.level is lvl for r in run.results)]
+    assert re.search(r"^ +" + " +".join(levels) + "$", tail, re.MULTILINE)
+    assert re.search(
+        r"^  failed +" + " +".join("1" if lv in ("MUST", "SHOULD") else "0" for lv in levels) + "$", tail, re.M
+    )
 
 
 @pytest.mark.parametrize(
@@ -455,7 +475,11 @@ def test_terminal_summary_comes_last_and_ends_with_the_verdict():
             [CheckResult(requirement(Level.SHOULD, "logout"), Outcome.FAILED, "x")],
             "PASSED: no failure at level must and no error (1 warning); exit code 0",
         ),
-        (None, "ERROR: 1 check could not be judged (1 failure at level must, 1 warning); exit code 2"),
+        (
+            None,
+            "ERROR: 1 check could not be judged (1 failure at level must; 1 warning; "
+            f"1 declared MUST deviation: {requirement(Level.MUST, 'logout').id}); exit code 2",
+        ),
     ],
 )
 def test_terminal_verdict_matches_the_exit_code(results, verdict):
@@ -472,9 +496,9 @@ def test_terminal_should_failure_is_a_warning_unless_it_counts(level, word):
     assert re.match(rf"  {result.id}  SHOULD  {word} +{re.escape(result.requirement.title)} — other session", line)
 
 
-def test_terminal_rows_show_short_reasons_and_not_checked():
+def test_terminal_rows_show_reasons_and_not_checked():
     run = make_run()
-    text = terminal.render(run)
+    text = terminal.render(run, width=400)
     skipped = by_outcome(run, Outcome.SKIPPED)
     assert f"SKIP         {skipped.requirement.title} — refresh TTL 604800 s exceeds --max-wait 30 s" in text
     reason = not_automated().not_automated_reason
