@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.resources
+import json
 import re
 import threading
 from collections.abc import Iterable, Iterator
@@ -155,7 +156,8 @@ def test_no_report_and_no_output_line_contains_a_password_or_a_full_token(
         leaked = [token for token in recorder.tokens if token in text]
         assert not leaked, f"{name}: {len(leaked)} full tokens, e.g. {leaked[0][:20]}…"
     # Tokens are still told apart: fingerprints, not one placeholder.
-    assert len(set(re.findall(r"eyJhbGciOi…[0-9a-f]{8}", outputs["stdout"]))) > 5
+    evidence = "\n".join(e for check in json.loads(outputs["r.json"])["checks"] for e in check["evidence"])
+    assert len(set(re.findall(r"eyJhbGciOi…[0-9a-f]{8}", evidence))) > 5
 
     shown = tokenconform(
         "run", "--target", url, "--profile", str(profile_without_register(tmp_path)), "--only", "ROT-01",
