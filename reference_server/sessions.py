@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -19,6 +19,17 @@ import bcrypt
 
 from .emails import InvalidEmail, normalize_email
 from .errors import Conflict, ServiceUnavailable, Unauthorized, UnprocessableEntity
+from .fields import (
+    MAX_EMAIL_CHARS,
+    MAX_FULL_NAME_CHARS,
+    MAX_LOGIN_PASSWORD_CHARS,
+    MAX_PASSWORD_BYTES,
+    MAX_USER_AGENT_CHARS,
+    MAX_USERNAME_CHARS,
+    MIN_PASSWORD_CHARS,
+    json_object,
+    required_string,
+)
 from .store import DuplicateUser, Outcome, UserRecord, VersionChanged
 from .throttle import LoginThrottle, account_key, client_key
 from .tokens import InvalidToken, decode_access, decode_refresh, issue_access, issue_refresh, new_jti
@@ -47,18 +58,6 @@ _REFRESH_REQUIRED = "Refresh token required"
 _INVALID_REFRESH = "Invalid refresh token"
 _REFRESH_USED = "Refresh token expired or used"
 
-#: bcrypt hashes only the first 72 bytes and bcrypt 5 raises beyond them.
-MAX_PASSWORD_BYTES = 72
-MIN_PASSWORD_CHARS = 8
-#: RFC 5321 §4.5.3.1.3 limits a path to 256 octets, so an address to 254 characters.
-MAX_EMAIL_CHARS = 254
-MAX_USERNAME_CHARS = 64
-MAX_FULL_NAME_CHARS = 128
-MAX_USER_AGENT_CHARS = 512
-#: A login password longer than this is refused with 422 before anything else happens. Longer
-#: than any registrable one (72 bytes) so that a slightly long password still gets the same 401
-#: as any wrong one, but bounded, so it cannot be used to make work (issue 8).
-MAX_LOGIN_PASSWORD_CHARS = 1024
 #: Tries to create a session while logout-alls keep changing the user's token version.
 _SESSION_ATTEMPTS = 3
 
@@ -110,25 +109,6 @@ def _public(user: UserRecord) -> PublicUser:
     }
 
 
-def _object(body: object) -> Mapping[str, object]:
-    if not isinstance(body, dict):
-        raise UnprocessableEntity("Request body must be a JSON object")
-    return body
-
-
-def _string(body: Mapping[str, object], name: str, *, max_chars: int | None = None) -> str:
-    value = body.get(name)
-    if value is None:
-        raise UnprocessableEntity(f"{name} is required", field=name)
-    if not isinstance(value, str):
-        raise UnprocessableEntity(f"{name} must be a string", field=name)
-    if not value.strip():
-        raise UnprocessableEntity(f"{name} is required", field=name)
-    if max_chars is not None and len(value) > max_chars:
-        raise UnprocessableEntity(f"{name} must be at most {max_chars} characters", field=name)
-    return value
-
-
 class SessionService:
     """Every rule about users, sessions and tokens (see docs/CONTRACTS.md and issue 2)."""
 
@@ -156,11 +136,11 @@ class SessionService:
             UnprocessableEntity: a field is missing, not a string, or invalid (``.field`` names it).
             Conflict: the username or email is taken.
         """
-        data = _object(body)
-        username = _string(data, "username", max_chars=MAX_USERNAME_CHARS)
-        email = _string(data, "email", max_chars=MAX_EMAIL_CHARS)
-        password = _string(data, "password", max_chars=MAX_LOGIN_PASSWORD_CHARS)
-        full_name = _string(data, "fullName", max_chars=MAX_FULL_NAME_CHARS)
+        data = json_object(body)
+        username = required_string(data, "username", max_chars=MAX_USERNAME_CHARS)
+        email = required_string(data, "email", max_chars=MAX_EMAIL_CHARS)
+        password = required_string(data, "password", max_chars=MAX_LOGIN_PASSWORD_CHARS)
+        full_name = required_string(data, "fullName", max_chars=MAX_FULL_NAME_CHARS)
         try:
             # Issue 8: one mailbox, one account, whatever Unicode tricks its spelling uses.
             email = normalize_email(email)
@@ -194,10 +174,10 @@ class SessionService:
             Unauthorized: ``{"message": "Invalid credentials"}``, the same for both causes.
             ServiceUnavailable: (via ``StoreUnavailable``) a failure could not be recorded.
         """
-        data = _object(body)
+        data = json_object(body)
         # Capped like registration's fields (issue 8: a 60 KB email per failed login grew the
         # database by megabytes), with 422 before any work is done.
-        email = _string(data, "email", max_chars=MAX_EMAIL_CHARS)
+        email = required_string(data, "email", max_chars=MAX_EMAIL_CHARS)
         password = data.get("password")
         if not isinstance(password, str):
             field_error = "password is required" if password is None else "password must be a string"
