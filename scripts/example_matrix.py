@@ -30,11 +30,11 @@ END = "<!-- example-matrix:end -->"
 CATEGORIES = ("tokens", "protected", "expiry", "rotation", "reuse", "concurrency", "cookies", "logout", "login", "robustness")
 
 
-def cell(checks: Sequence[Mapping[str, Any]]) -> str:
-    """One category's verdict for one target."""
+def cell(checks: Sequence[Mapping[str, Any]], counted: set[str]) -> str:
+    """One category's verdict for one target; ``counted`` holds the failures at the run's level."""
     if not checks:
         return "–"
-    failed = [c["id"] for c in checks if c["outcome"] == "failed" and c.get("counts", True)]
+    failed = [c["id"] for c in checks if c["outcome"] == "failed" and c["id"] in counted]
     errors = [c["id"] for c in checks if c["outcome"] == "error"]
     declared = [c["id"] for c in checks if c["outcome"] == "declared"]
     passed = sum(c["outcome"] == "passed" for c in checks)
@@ -47,7 +47,7 @@ def cell(checks: Sequence[Mapping[str, Any]]) -> str:
     if declared:
         parts.append("declared " + ", ".join(declared))
     if not parts:
-        parts.append(f"pass {passed}" if passed else "not judged")
+        parts.append(f"pass {passed}" if passed else "n/a")
     elif passed:
         parts.append(f"{passed} pass")
     if skipped:
@@ -65,7 +65,7 @@ def table(reports: Mapping[str, Mapping[str, Any]]) -> str:
             by_category.setdefault(check["category"], []).append(check)
         profile = report.get("profile")
         profile_name = profile.get("name", "") if isinstance(profile, Mapping) else str(profile or "")
-        row = [f"`{name}`", profile_name, str(report.get("level", "")), *(cell(by_category[c]) for c in CATEGORIES)]
+        row = [f"`{name}`", profile_name, str(report.get("level", "")), *(cell(by_category[c], launch.failed_ids(report)) for c in CATEGORIES)]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

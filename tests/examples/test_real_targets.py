@@ -33,6 +33,13 @@ NAMES = list(launch.TARGETS)
 #: Failures the suite raises on a real target that behaves legitimately: suite bugs for the lead,
 #: not behaviours of the library, so they are not in the expected-failures files.
 FALSE_ALARMS: dict[str, dict[str, str]] = {
+    "simplejwt": {
+        # The engine runs every check's first half before any deferred second half; simplejwt's
+        # first halves take longer than the 20 s refresh lifetime, so LGO-09's logout presents an
+        # expired refresh token ("Token is expired") and the check blames the logout, without the
+        # require_unexpired guard it applies to the replay after it.
+        "LGO-09": "LGO-09 judges a logout made with a refresh token that had already expired",
+    },
     "flask-jwt-extended": {
         # The refresh view issues no new refresh token, so the client keeps presenting the one it
         # has; the suite counts that one as "issued" again and calls it a duplicate issuance.
@@ -42,10 +49,6 @@ FALSE_ALARMS: dict[str, dict[str, str]] = {
         "REU-06": "REU-06 judges reuse scoping although the profile declares reuse_detection = false",
         # No new refresh token means no refresh cookie to set again; the access cookie is updated.
         "CKE-10": "a refresh that issues no new refresh token is failed for not setting the refresh cookie again",
-    },
-    "authlib": {
-        # RFC 6749 §1.5: a refresh token is a string opaque to the client; Authlib's are random.
-        "TOK-13": "an opaque refresh token (RFC 6749 §1.5) is failed for not being a JWT",
     },
 }
 
