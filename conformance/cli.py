@@ -242,8 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TokenconformError as exc:
         _error(str(exc))
         return 2
-    except KeyboardInterrupt:
-        _error("interrupted")
+    except KeyboardInterrupt:  # before the suite judged anything (during start-up or the probe)
+        _error_line("interrupted; partial results: nothing was judged yet")
         from .results import EXIT_INTERRUPTED
 
         return EXIT_INTERRUPTED

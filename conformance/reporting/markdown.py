@@ -62,7 +62,7 @@ def render(run: RunResult, *, limit: int = LIMIT) -> str:
     attempts: list[tuple[int | None, int | None, int | None]] = [(None, None, None)]
     attempts += [(share, None, None) for share in (4000, 1500, 600, 200)]
     attempts += [(0, rows, None) for rows in (400, 100, 0)]
-    attempts += [(0, 0, cell) for cell in (200, 60, 0)]
+    attempts += [(0, 0, cell) for cell in (200, 60, 0, -1)]  # -1: failures as a bare list of IDs
     text = ""
     for evidence, rows, cell in attempts:
         text = _render(run, evidence_chars=evidence, category_rows=rows, cell_chars=cell)
@@ -88,6 +88,10 @@ def _render(run: RunResult, *, evidence_chars: int | None, category_rows: int | 
     for title, results in (("Failures", failures), ("Errors", errors)):
         if results:
             lines += ["", f"### {title}", ""]
+            if cell_chars is not None and cell_chars < 0:
+                lines += [f"{len(results)} (IDs only; the JSON report has the details): "
+                          + ", ".join(r.id for r in results)]  # fmt: skip
+                continue
             lines += _attention_table(run, results, cell_chars)
             if evidence_chars != 0:
                 for result in results:
@@ -222,7 +226,7 @@ def _table(header: list[str], rows: Iterable[list[str]], align: list[str] | None
 def _clip(text: str, chars: int | None) -> str:
     if chars is None or len(text) <= chars:
         return text
-    return text[:chars] + "…" if chars else ""
+    return text[:chars] + "…" if chars > 0 else ""
 
 
 def _cell(value: str) -> str:

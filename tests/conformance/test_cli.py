@@ -252,3 +252,74 @@ def test_pytest_argv_is_isolated() -> None:
     assert argv[argv.index("-c") + 1] == os.path.join("/tmp/w", "pytest.ini")
     assert argv[argv.index("--rootdir") + 1] == "/tmp/w"
     assert argv[argv.index("--tokenconform-header") + 1] == "X-Key: 1"
+
+
+# ---------------------------------------------------------------- usage as a user meets it
+
+
+def test_unknown_top_level_flag_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --bogus" in err and "required" not in err
+
+
+def test_unknown_run_flag_shows_runs_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["run", "--bogus"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("usage: tokenconform run ") and "tokenconform run: error: unrecognized arguments: --bogus" in err
+    )
+
+
+@pytest.mark.parametrize("header", ["Authorization: Bearer abc", "authorization:Basic eA==", "Cookie: a=b"])
+def test_a_header_the_suite_sets_itself_is_refused(header: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["run", "--header", header, "--list"]) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert "refused" in line and "another header" in line
+
+
+def test_engine_turns_a_failed_may_into_not_present() -> None:
+    from conformance.catalog import load_catalog
+    from conformance.engine import start
+    from conformance.errors import RequirementFailed
+    from conformance.registry import Check
+
+    may = next(r for r in load_catalog().requirements if r.level.value == "MAY")
+
+    def absent(ctx: object) -> None:
+        raise RequirementFailed("no revocation at password change")
+
+    class Ctx:
+        def release_connections(self) -> None: ...
+
+        def take_evidence(self) -> list[object]:
+            return []
+
+    check = Check(requirement=may, function=absent)
+    result = start(check, Ctx())  # type: ignore[arg-type]
+    assert result.outcome.value == "not_present"  # type: ignore[union-attr]
+    assert "no revocation at password change" in result.message  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_ctrl_c_prints_one_line_and_exits_130(tmp_path: Path) -> None:
+    import signal
+
+    environ = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80"}
+    environ.pop("PYTEST_ADDOPTS", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "conformance.cli", "run", "--json-report", str(tmp_path / "r.json")],
+        cwd=tmp_path, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    announcement = process.stderr.readline()  # the suite has started once this is out
+    assert "checking" in announcement
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, out + err
+    assert "PASSED" not in out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tokenconform: interrupted; partial results"), err
+    if (tmp_path / "r.json").exists():  # written when the interrupt came after the suite had begun
+        report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+        assert report["interrupted"] is True and report["exit_code"] == 130

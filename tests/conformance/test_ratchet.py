@@ -13,7 +13,7 @@ from conformance.errors import UsageError
 from conformance.ratchet import Status
 from conformance.results import CheckResult, Outcome, RunResult
 
-from .test_cli import broken_server, one_line_error, tokenconform  # noqa: F401 - broken_server is a fixture
+from .test_cli import broken_server, one_line_error, tokenconform  # noqa: F401,F811 - broken_server is a fixture
 
 
 def req(requirement_id: str):
@@ -159,7 +159,7 @@ def test_baseline_command_writes_a_file_and_refuses_to_overwrite(tmp_path: Path,
 
 @pytest.mark.slow
 @pytest.mark.parametrize("broken_server", ["refresh_returns_presented_token"], indirect=True)
-def test_run_with_the_ratchet_against_one_known_failure(tmp_path: Path, broken_server: str) -> None:
+def test_run_with_the_ratchet_against_one_known_failure(tmp_path: Path, broken_server: str) -> None:  # noqa: F811
     args = ("run", "--target", broken_server, "--profile", "reference", "--only", "ROT-01", "ROT-02")
     known = tmp_path / "known.toml"
 

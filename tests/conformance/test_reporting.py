@@ -543,3 +543,56 @@ def test_progress_line():
     assert len(terminal.progress_line(12, 12, "", -1.0)) == len(line)
     assert "  0.0 s" in terminal.progress_line(12, 12, "", -1.0)
     assert len(terminal.progress_line(1, 12, "EXP-01 " * 20, 100.0)) == len(line)
+
+
+# ---------------------------------------------------------------- the Markdown report as a PR comment
+
+
+def test_markdown_of_a_huge_run_stays_under_the_comment_limit_and_keeps_every_failure():
+    requirements = list(load_catalog().requirements)
+    results = []
+    for i in range(3000):  # far more than a catalogue: a synthetic worst case
+        base = requirements[i % len(requirements)]
+        fake = Requirement(
+            id=f"{base.id[:3]}-{i % 100:02d}", category=base.category, level=Level.MUST, title=base.title * 3,
+            statement=base.statement, references=base.references, basis=base.basis,
+        )  # fmt: skip
+        outcome = Outcome.FAILED if i % 3 == 0 else Outcome.PASSED
+        results.append(
+            CheckResult(fake, outcome, "m" * 500, expected="e" * 300, actual="a" * 300, evidence=("x" * 5000,) * 3)
+        )
+    text = markdown.render(make_run(results=results))
+    assert len(text) <= 65_536
+    section = text.split("### Failures", 1)[1].split("\n### ", 1)[0]
+    assert len(re.findall(r"\b[A-Z]{3}-\d\d\b", section)) >= 1000  # every failure is still listed
+    assert text.startswith("## tokenconform: FAILED, 1000 failures")
+
+
+def test_markdown_leads_with_the_verdict_then_failures_then_declared_then_collapsed_passes():
+    text = markdown.render(make_run(Level.MUST))
+    order = [
+        text.index(marker)
+        for marker in ("## tokenconform:", "| outcome |", "### Failures", "### Declared", "<details><summary>All ")
+    ]
+    assert order == sorted(order)
+    assert "Declared deviations from MUST requirements: " in text
+    assert text.rstrip().endswith("</details>")
+
+
+def test_not_present_is_information_and_strict_counts_declared_musts():
+    may = next(r for r in load_catalog().requirements if r.level is Level.MAY and r.automated)
+    absent = CheckResult(
+        may, Outcome.NOT_PRESENT, "optional (MAY) feature not present: no revocation on password change"
+    )
+    run = make_run(results=[absent])
+    assert run.exit_code() == 0 and run.summary()["not_present"] == 1
+    assert "NOT PRESENT" in terminal.render(run)
+    assert json.loads(json_report.render(run))["checks"][0]["outcome"] == "not_present"
+    assert 'message="not present: ' in junit.render(run)
+    declared = CheckResult(requirement(Level.MUST, "logout"), Outcome.DECLARED, "declared by the profile")
+    assert make_run(results=[declared]).exit_code() == 0
+    strict = make_run(results=[declared])
+    strict.strict = True
+    assert strict.exit_code() == 1
+    assert "counted as failures (--strict)" in terminal.render(strict)
+    assert json.loads(json_report.render(strict))["checks"][0]["counts"] is True
