@@ -6,6 +6,7 @@ conftest of ours), with NO_COLOR=1 COLUMNS=80.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -182,9 +183,8 @@ def test_dead_target_stops_the_session_with_one_line(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_outcomes_map_to_pytest(tmp_path: Path) -> None:
     """SHOULD failure: xfail at level must (exit 0), failed at level should (exit 1); declared, not checked: skip."""
-    from tests.broken.logout_ends_every_session import create_app
-
     from conformance.catalog import load_catalog
+    from tests.broken.logout_ends_every_session import create_app
 
     not_automated = next(r.id for r in load_catalog().requirements if not r.automated)
     settings = embedded_settings()
@@ -271,3 +271,25 @@ def test_x_stops_at_the_first_failure_and_abandons_started_timed_checks(tmp_path
     assert done.returncode == 1, done.stdout + done.stderr
     assert "1 failed" in done.stdout and "passed" not in done.stdout.splitlines()[-1]
     assert "test_requirement[ROT-01]" in done.stdout
+
+
+@pytest.mark.slow
+def test_plugin_writes_the_cli_reports_and_takes_the_expected_failures_file(tmp_path: Path, target: str) -> None:
+    known = tmp_path / "known.toml"
+    known.write_text('[[failure]]\nid = "ROT-01"\nreason = "believed broken"\n', encoding="utf-8")
+    reports = {option: tmp_path / name for option, name in (
+        (plugin.OPT_JSON_REPORT, "r.json"), (plugin.OPT_JUNIT_XML, "r.xml"),
+        (plugin.OPT_MARKDOWN_REPORT, "r.md"), (plugin.OPT_HTML_REPORT, "r.html"),
+    )}  # fmt: skip
+    args = [str(a) for pair in reports.items() for a in pair]
+    done = run_pytest(
+        "--pyargs", "conformance.test_suite", plugin.OPT_TARGET, target, plugin.OPT_PROFILE, "reference",
+        "-k", "ROT-01 or ROT-02", plugin.OPT_EXPECTED_FAILURES, str(known), *args,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout
+    assert "ROT-01 now passes: remove it from the file" in done.stdout
+    assert all(path.exists() for path in reports.values())
+    document = json.loads(reports[plugin.OPT_JSON_REPORT].read_text(encoding="utf-8"))
+    assert document["expected_failures"]["now_passes"] == ["ROT-01"] and document["exit_code"] == 1
+    assert "now passes" in reports[plugin.OPT_MARKDOWN_REPORT].read_text(encoding="utf-8")
