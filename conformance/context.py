@@ -101,6 +101,12 @@ class CheckContext:
         self.skew: float | None = None
         #: token -> the double-submit CSRF value issued with it (profiles with [csrf])
         self._csrf: dict[str, str] = {}
+        #: None until probed; True when the target issues identical tokens to one user within a
+        #: second (no jti): then logins and refreshes of a user are spaced a second apart
+        self.identical_within_a_second: bool | None = None
+        self._issuance_lock = threading.Lock()
+        #: username -> local time the last tokens issued to that user arrived
+        self._last_issuance: dict[str, float] = {}
         #: every secret this run sent or received, redacted from reports (conformance/redact.py)
         self.secrets = Secrets.for_run(self.environ, config.headers)
 
@@ -217,6 +223,51 @@ class CheckContext:
     def close(self) -> None:
         self.release_connections()
         self._devices.clear()
+
+    # ---- issuance spacing (one root cause, one failure: TOK-11)
+
+    def space_issuance(self, device: Device) -> None:
+        """Before a login or refresh: on a target that mints identical tokens within a second, wait
+        until this user's last issuance is in an earlier second.
+
+        TOK-11 reports that defect once; without the spacing, every rotation and reuse check would
+        fail again for it ("refresh returned the presented token") and hide their own verdicts.
+        """
+        with self._issuance_lock:
+            if self.identical_within_a_second is None:
+                self.identical_within_a_second = self._probe_identical_issuance(device)
+            last = self._last_issuance.get(device.user.username)
+        if self.identical_within_a_second and last is not None:
+            # Any instant a second after the previous response arrived lies in a later server
+            # second than that issuance, whatever the clocks' offset.
+            delay = last + 1.05 - self.clock()
+            if delay > 0:
+                time.sleep(delay)
+
+    def note_issuance(self, user: User, exchange: Exchange) -> None:
+        with self._issuance_lock:
+            self._last_issuance[user.username] = exchange.received_at
+
+    def _probe_identical_issuance(self, device: Device) -> bool:
+        """Two logins of one user back to back: identical tokens with one iat mean no jti."""
+        for _ in range(3):
+            first = device.login_exchange()
+            second = device.login_exchange()
+            if not (first.ok and second.ok):
+                return False
+            try:
+                a = device.tokens_from(first, what="login")
+                b = device.tokens_from(second, what="login")
+            except TargetError:
+                return False
+            if a.access_token != b.access_token and a.refresh_token != b.refresh_token:
+                same_second = (a.access_claims or {}).get("iat") == (b.access_claims or {}).get("iat")
+                if same_second or a.access_claims is None:
+                    return False
+                continue  # the two logins straddled a second boundary: no verdict, try again
+            self.note_issuance(device.user, second)
+            return True
+        return False
 
     # ---- time
 

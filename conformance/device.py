@@ -247,9 +247,15 @@ class Device:
         body[spec.password_field] = self.user.password if password is None else password
         return self.post_endpoint(spec.endpoint, body, presented="")
 
-    def login(self) -> Tokens:
-        """Log in; a response that is not a success with both tokens is a TargetError."""
+    def login(self, *, spaced: bool = True) -> Tokens:
+        """Log in; a response that is not a success with both tokens is a TargetError.
+
+        ``spaced=False`` is for TOK-11, which must see what same-second issuances give.
+        """
+        if spaced:
+            self.ctx.space_issuance(self)
         exchange = self.login_exchange()
+        self.ctx.note_issuance(self.user, exchange)
         if exchange.status not in self.profile.login.endpoint.success_status:
             raise TargetError(
                 f"login failed: expected {list(self.profile.login.endpoint.success_status)}, got {exchange.status}",
@@ -280,6 +286,10 @@ class Device:
                 cookie = exchange.cookie(cookie_name) if cookie_name else None
                 if cookie is not None and cookie.value:
                     self.ctx.remember_csrf(token, cookie.value)
+        # Every token the run sees is a secret its reports must not show in full (opaque ones and
+        # body fields with unusual names included, which pattern matching would miss).
+        self.ctx.secrets.add_token(access)
+        self.ctx.secrets.add_token(refresh)
         policy = self.profile.policy
         return Tokens(
             access_token=access,
@@ -341,6 +351,7 @@ class Device:
         cookies: dict[str, str] = {}
         headers = self._csrf_headers(self.profile.csrf.refresh_cookie if self.profile.csrf else "", refresh_token)
         presented = "nothing"
+        self.ctx.secrets.add_token(refresh_token)
         if refresh_token is not None:
             if via == "cookie":
                 cookies[cookie_name] = refresh_token
@@ -360,9 +371,12 @@ class Device:
             presented=presented,
         )
 
-    def refresh(self, refresh_token: str, *, via: str | None = None) -> Tokens:
+    def refresh(self, refresh_token: str, *, via: str | None = None, spaced: bool = True) -> Tokens:
         """Refresh; anything but a success with both tokens is a TargetError."""
+        if spaced:
+            self.ctx.space_issuance(self)
         exchange = self.refresh_exchange(refresh_token, via=via)
+        self.ctx.note_issuance(self.user, exchange)
         if exchange.status not in self.profile.refresh.endpoint.success_status:
             raise TargetError(
                 f"refresh with a token that should be valid failed: got {exchange.status}",
@@ -388,6 +402,7 @@ class Device:
         headers = dict(extra_headers or {})
         cookies: dict[str, str] = {}
         presented = "nothing"
+        self.ctx.secrets.add_token(access_token)
         if access_token is not None:
             if via == "cookie":
                 cookies[cookie_name] = access_token
@@ -413,6 +428,7 @@ class Device:
         token = None
         if tokens is not None:
             token = tokens.access_token if spec.token == "access" else tokens.refresh_token
+            self.ctx.secrets.add_token(token)
         access_cookie = self.profile.tokens_access.cookie
         refresh_cookie = self.profile.tokens_refresh.cookie
         cookie_name = access_cookie if spec.token == "access" else refresh_cookie

@@ -276,6 +276,8 @@ def build_plan(
     )
 
     def selected(requirement: Requirement) -> bool:
+        if requirement.category == "client":
+            return False  # client requirements are judged by `tokenconform client-check`
         keys = {requirement.id, requirement.category}
         return (not only_ids or bool(keys & set(only_ids))) and not keys & set(exclude_ids)
 

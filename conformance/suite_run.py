@@ -86,10 +86,11 @@ class SuiteRun:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """Untimed checks first, timed ones last (other tests keep their places)."""
+        """Untimed checks first, then timed ones, and the checks that end every session of an
+        account last of all (other tests keep their places)."""
         positions = [i for i, item in enumerate(items) if _is_suite_item(item)]
         ours = [items[i] for i in positions]
-        ours.sort(key=lambda item: self._is_timed(requirement_of(item)))
+        ours.sort(key=lambda item: self._run_phase(requirement_of(item)))
         for position, item in zip(positions, ours, strict=True):
             items[position] = item
 
@@ -131,6 +132,10 @@ class SuiteRun:
         terminalreporter.write(terminal.render(self.run, verbose=verbose, width=shutil.get_terminal_size().columns))
 
     # ---- the run
+
+    def _run_phase(self, requirement_id: str) -> int:
+        check = self.plan.checks.get(requirement_id)
+        return 0 if check is None else check.run_phase
 
     def _is_timed(self, requirement_id: str) -> bool:
         check = self.plan.checks.get(requirement_id)

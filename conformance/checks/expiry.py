@@ -36,6 +36,20 @@ def _number(claims: dict[str, Any] | None, name: str) -> float | None:
     return None
 
 
+def _lifetime_end(tokens: Tokens, kind: str, what: str) -> float:
+    """When the token stops working (server epoch): its exp, else expires_in or the configured TTL.
+
+    Opaque tokens are legitimate; their expiry is judged from what the response or the profile says.
+    """
+    expiry = tokens.access_expiry if kind == "access" else tokens.refresh_expiry
+    if expiry is None:
+        raise CheckSkipped(
+            f"the {what} has no readable exp and the response no expires_in, so its expiry cannot be timed: "
+            f"declare policy.{kind}_ttl (the lifetime the deployment is configured with)"
+        )
+    return expiry
+
+
 def _exp(claims: dict[str, Any] | None, what: str) -> float:
     """The token's exp, or a skip: an opaque token's lifetime cannot be read (TOK-13 judges that)."""
     exp = _number(claims, "exp")
@@ -77,7 +91,7 @@ def _expired_access_token_probe(
     ctx.calibrate()
     device = ctx.new_device()
     tokens = device.login()
-    exp = _exp(tokens.access_claims, "access token")
+    exp = _lifetime_end(tokens, "access", "access token")
     _require_working(device, tokens)
     expired = ctx.expiry_deadline(exp)
     decisive = expired + allowance - ctx.clock() <= ctx.config.max_wait
@@ -114,7 +128,7 @@ def access_tokens_are_short_lived(ctx: CheckContext) -> None:
     limit = min(_ONE_HOUR, ctx.profile.policy.max_access_ttl)
     for what, tokens in (("login", login), ("refresh", refreshed)):
         claims = tokens.access_claims
-        exp = _exp(claims, f"access token from {what}")
+        exp = _lifetime_end(tokens, "access", f"access token from {what}")
         # Without iat the lifetime counts from when the response left the server.
         iat = _number(claims, "iat")
         issued = iat if iat is not None else tokens.exchange.received_at + (ctx.skew or 0.0)
@@ -307,12 +321,12 @@ def expired_refresh_token_is_rejected(ctx: CheckContext) -> Generator[Wait, None
         # of the same token would then be refused as reuse, hiding the defect.
         device = ctx.new_device()
         sessions.append((via, device, device.login()))
-    deadline = max(ctx.expiry_deadline(_exp(tokens.refresh_claims, "refresh token")) for _, _, tokens in sessions)
+    deadline = max(ctx.expiry_deadline(_lifetime_end(tokens, "refresh", "refresh token")) for _, _, tokens in sessions)
     for _, device, _ in sessions:
         device.close()  # hold no connection to the target through the wait (the device reconnects)
     yield ctx.wait_until(deadline, "waiting for the refresh token to expire")
     for via, device, tokens in sessions:
-        exp = _exp(tokens.refresh_claims, "refresh token")
+        exp = _lifetime_end(tokens, "refresh", "refresh token")
         probe = device.refresh_exchange(tokens.refresh_token, via=via)
         after = _seconds_after_exp(ctx, probe, exp)
         expect.rejected(

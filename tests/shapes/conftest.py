@@ -6,6 +6,7 @@ import contextlib
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import bottle
@@ -22,8 +23,13 @@ from .flask_jwt_extended_app import FlaskJWTExtended
 from .flask_jwt_extended_app import create_app as create_flask_app
 from .oauth2_app import AuthorizationServer
 from .oauth2_app import create_app as create_oauth2_app
+from .oauth2_opaque_app import OpaqueAuthorizationServer
+from .seed_express_app import SeedBackend
+from .seed_express_app import create_app as create_seed_app
 from .simplejwt_app import SimpleJWT
 from .simplejwt_app import create_app as create_simplejwt_app
+
+_HERE = Path(__file__).parent
 
 #: Short lifetimes, so the expiry checks finish within RunConfig(max_wait=15); every built-in
 #: profile's max_access_ttl / max_refresh_ttl allows them.
@@ -94,6 +100,31 @@ def oauth2_shape(**options: Any) -> Shape:
         TOKENCONFORM_ACCESS_SECRET=access_key,
     )
     return Shape("oauth2", create_oauth2_app(server), environ)
+
+
+def oauth2_opaque_shape(**options: Any) -> Shape:
+    """An OAuth 2.0 server with opaque tokens and RFC 7009 revocation, under its own profile."""
+    users, environ = _accounts()
+    client_id, client_secret = "tokenconform-client", secrets.token_urlsafe(24)
+    server = OpaqueAuthorizationServer(
+        users=users,
+        clients={client_id: client_secret},
+        access_key=_secret(),
+        refresh_key=_secret(),
+        access_ttl=ACCESS_TTL,
+        refresh_ttl=REFRESH_TTL,
+        **options,
+    )
+    environ.update(TOKENCONFORM_CLIENT_ID=client_id, TOKENCONFORM_CLIENT_SECRET=client_secret)
+    return Shape(str(_HERE / "oauth2_opaque.toml"), create_oauth2_app(server), environ)
+
+
+def seed_express_shape() -> Shape:
+    """The seed's Express backend in development: non-Secure cookies over http, no jti."""
+    backend = SeedBackend(
+        access_secret=_secret(), refresh_secret=_secret(), access_ttl=ACCESS_TTL, refresh_ttl=REFRESH_TTL
+    )
+    return Shape(str(_HERE / "seed_express.toml"), create_seed_app(backend), {})
 
 
 @contextlib.contextmanager
