@@ -104,7 +104,7 @@ class CheckContext:
         #: None until probed; True when the target issues identical tokens to one user within a
         #: second (no jti): then logins and refreshes of a user are spaced a second apart
         self.identical_within_a_second: bool | None = None
-        self._issuance_lock = threading.Lock()
+        self._issuance_lock = threading.RLock()
         #: username -> local time the last tokens issued to that user arrived
         self._last_issuance: dict[str, float] = {}
         #: every secret this run sent or received, redacted from reports (conformance/redact.py)

@@ -26,9 +26,11 @@ from typing import Any
 import bottle
 import jwt
 
-from . import Accounts, install_json_errors, json_response, read_json, request_cookies
+from . import Accounts, database_round_trip, install_json_errors, json_response, read_json, request_cookies
 
 EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
+#: Seconds between mongoose's findById and save in the refresh controller.
+ROUND_TRIP = 0.05
 
 
 @dataclass
@@ -144,6 +146,8 @@ def create_app(backend: SeedBackend) -> bottle.Bottle:
         if incoming != user.refresh_token:
             return json_response(401, {"message": "Refresh token expired or used"})
         access, new_refresh = backend.access_token(user), backend.refresh_token(user)
+        # `await user.save()`: the compare above and this write are two database round trips apart.
+        database_round_trip(ROUND_TRIP)
         user.refresh_token = new_refresh
         response = json_response(200, {"message": "Access token refreshed", "accessToken": access})
         _cookie(response, "accessToken", access)
