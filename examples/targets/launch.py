@@ -26,8 +26,8 @@ from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
-else:  # pragma: no cover - tokenconform depends on tomli below 3.11
-    import tomli as tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only (tokenconform depends on tomli there)
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

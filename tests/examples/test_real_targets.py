@@ -11,6 +11,7 @@ into a failure the day the suite stops raising it, so the entry has to go.
 from __future__ import annotations
 
 import functools
+import re
 import subprocess
 import sys
 import tempfile
@@ -29,15 +30,17 @@ sys.path.insert(0, str(REPO / "examples" / "targets"))
 import launch  # noqa: E402  (examples/targets/launch.py)
 
 NAMES = list(launch.TARGETS)
+#: false alarms that depend on timing: their xfail is not strict
+FLAKY_FALSE_ALARMS = {("simplejwt", "LGO-09")}
 
 #: Failures the suite raises on a real target that behaves legitimately: suite bugs for the lead,
 #: not behaviours of the library, so they are not in the expected-failures files.
 FALSE_ALARMS: dict[str, dict[str, str]] = {
     "simplejwt": {
-        # The engine runs every check's first half before any deferred second half; simplejwt's
-        # first halves take longer than the 20 s refresh lifetime, so LGO-09's logout presents an
-        # expired refresh token ("Token is expired") and the check blames the logout, without the
-        # require_unexpired guard it applies to the replay after it.
+        # The engine runs every first half before any deferred second half; simplejwt's first
+        # halves can outlast the 20 s refresh lifetime, and LGO-09 then blames the logout for
+        # refusing an expired refresh token ("Token is expired") without the require_unexpired
+        # guard it applies to the replay after it. Failed 6 of 11 full runs.
         "LGO-09": "LGO-09 judges a logout made with a refresh token that had already expired",
     },
     "flask-jwt-extended": {
@@ -105,16 +108,19 @@ def _run(name: str, directory: Path) -> Run:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Run]]:
-    """Each target's run, made once and shared by the tests of the module."""
+def runs() -> Iterator[Callable[[str], Run]]:
+    """Each target's run, made once and shared by the tests of the module; its reports are removed after."""
     cache: dict[str, Run] = {}
+    with tempfile.TemporaryDirectory(prefix="tokenconform-examples-") as scratch:
 
-    def get(name: str) -> Run:
-        if name not in cache:
-            cache[name] = _run(name, tmp_path_factory.mktemp(name))
-        return cache[name]
+        def get(name: str) -> Run:
+            if name not in cache:
+                directory = Path(scratch, name)
+                directory.mkdir()
+                cache[name] = _run(name, directory)
+            return cache[name]
 
-    yield get
+        yield get
 
 
 @pytest.mark.slow
@@ -155,7 +161,8 @@ def test_ratchet_exit_code(runs: Callable[[str], Run], name: str) -> None:
 def _false_alarm_cases() -> Iterator[Any]:
     for name, alarms in FALSE_ALARMS.items():
         for check_id, bug in alarms.items():
-            mark = pytest.mark.xfail(reason=f"suite false alarm: {bug}", strict=True)
+            strict = (name, check_id) not in FLAKY_FALSE_ALARMS
+            mark = pytest.mark.xfail(reason=f"suite false alarm: {bug}", strict=strict)
             yield pytest.param(name, check_id, id=f"{name}-{check_id}", marks=[pytest.mark.slow, mark])
 
 
@@ -188,4 +195,4 @@ def test_expected_failures_file_is_well_formed(name: str) -> None:
         assert entry.id not in FALSE_ALARMS.get(name, {}), f"{name} {entry.id}: a suite false alarm is not expected"
         if entry.id.startswith("CON-"):
             # A race entry must be stable over 10 runs, or flaky with the observed rate.
-            assert "of 10 runs" in entry.reason, f"{name} {entry.id}: record the rate observed over 10 runs"
+            assert re.search(r"\b\d+ of 10\b", entry.reason), f"{name} {entry.id}: record the rate over 10 runs"

@@ -1,4 +1,4 @@
-"""An OAuth 2.0 authorization server on Authlib's Flask integration: password and refresh_token grants, RFC 7009 revocation.
+"""An OAuth 2.0 server on Authlib's Flask integration: password and refresh_token grants, RFC 7009 revocation.
 
 Written from the Authlib documentation ("Flask OAuth 2.0 Server"), as a user of the library would:
 

@@ -109,9 +109,7 @@ def login():  # type: ignore[no-untyped-def]
 @app.route("/refresh", methods=["POST"])
 @jwt_required(refresh=True)
 def refresh():  # type: ignore[no-untyped-def]
-    access_token = create_access_token(
-        identity=get_jwt_identity(), additional_claims={"refresh_jti": get_jwt()["jti"]}
-    )
+    access_token = create_access_token(identity=get_jwt_identity(), additional_claims={"refresh_jti": get_jwt()["jti"]})
     response = jsonify(refresh=True)
     set_access_cookies(response, access_token)
     return response
