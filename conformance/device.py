@@ -215,6 +215,14 @@ class Device:
             return frozenset()
         return frozenset(n for n in (csrf.access_cookie, csrf.refresh_cookie) if n)
 
+    def csrf_headers(self, kind: str, token: str) -> dict[str, str]:
+        """The double-submit header a request authenticated by ``token`` (an "access" or
+        "refresh" token) carries, when the profile has [csrf]."""
+        csrf = self.profile.csrf
+        if csrf is None:
+            return {}
+        return self._csrf_headers(csrf.access_cookie if kind == "access" else csrf.refresh_cookie, token)
+
     def _csrf_headers(self, cookie_name: str, token: str | None) -> dict[str, str]:
         """The double-submit header for presenting ``token``.
 

@@ -1,7 +1,9 @@
 """The engine: run checks against a context and turn what they raise into CheckResults.
 
-Timed checks (generators) are started first, all of them, and finished after their
-deadlines, so every TTL wait overlaps with the others and with the untimed checks.
+Untimed checks run first. Then every timed check (a generator) is started, all of them, and
+each is finished at its deadline, in deadline order: their TTL waits overlap each other, and no
+second half waits behind a minute of untimed checks against a slow target (its tokens would have
+expired by then). Checks that end every session of an account run last of all.
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 
 It
 
-- orders the suite's items: untimed checks first, timed ones last;
-- before the first item runs, probes the target once, calibrates the oracle once
-  (``CheckContext.calibrate``), and starts every selected timed check, so all TTL waits overlap.
+- orders the suite's items: untimed checks first, timed ones next, checks that end every session
+  of an account last;
+- before the first item runs, probes the target once and calibrates the oracle once
+  (``CheckContext.calibrate``); when the first timed item comes up, starts every selected timed
+  check, so their TTL waits overlap each other and each resumes close to its deadline.
   When the probe or the calibration fails, nothing can be judged: the session stops with one
   line (``pytest.exit``, status 2) and the ``RunResult`` carries that reason as ``fatal``;
 - hands each item its ``CheckResult``, redacted (``conformance/redact.py``) unless
@@ -69,6 +71,9 @@ class SuiteRun:
         #: timed checks between their halves, and timed checks that ended in their first half
         self.pending: dict[str, Pending] = {}
         self.early: dict[str, CheckResult] = {}
+        #: the pytest session, kept by begin() so the timed checks can be started mid-run
+        self._session: pytest.Session | None = None
+        self._timed_started = False
         self.results: list[CheckResult] = []
         self.total = 0
         self.waited_s = 0.0
@@ -145,7 +150,6 @@ class SuiteRun:
         """Probe, calibrate, and start every selected timed check: all before the first item runs."""
         from datetime import datetime, timezone
 
-        from . import engine
         from .context import CheckContext
         from .errors import CheckSkipped, TargetError, TargetUnreachable, TokenconformError
         from .planning import probe_target
@@ -178,10 +182,25 @@ class SuiteRun:
         except Exception as exc:  # noqa: BLE001 - a bug must not turn into verdicts either
             self.fatal = f"calibration: internal error: {type(exc).__name__}: {exc}"
         ctx.take_evidence()  # calibration's exchanges belong to no check
-        if self.fatal:
+        self._session = session
+
+    def _start_timed(self) -> None:
+        """Start every selected timed check, once the untimed ones are done.
+
+        Started at the very beginning, their waits would overlap the untimed checks, but their
+        second halves would run only after all of those: against a slow target (bcrypt cost 12,
+        a minute of untimed checks) every token of their first halves has expired by then. So
+        their waits overlap only each other, and each resumes close to its deadline.
+        """
+        from . import engine
+
+        self._timed_started = True
+        session, ctx = self._session, self._context()
+        if session is None:
             return
-        for rid in wanted:
-            if self._is_timed(rid):
+        items = [item for item in session.items if _is_suite_item(item)]
+        for rid in (requirement_of(item) for item in items):
+            if self._is_timed(rid) and rid not in self.pending and rid not in self.early:
                 with self._quiet_tls():
                     outcome = engine.start(self.plan.checks[rid], ctx)
                 if isinstance(outcome, engine.Pending):
@@ -189,7 +208,8 @@ class SuiteRun:
                 else:
                     self.early[rid] = outcome
                     self._note_unreachable(outcome)
-        # Finish the timed checks in deadline order, so no wait is longer than it has to be.
+        # Finish the timed checks in deadline order, so no wait is longer than it has to be. They
+        # all come after the item being run now, so reordering them is safe mid-loop.
         deadline = {rid: p.wait.deadline for rid, p in self.pending.items()}
         positions = [
             i for i, item in enumerate(session.items) if _is_suite_item(item) and self._is_timed(requirement_of(item))
@@ -200,7 +220,6 @@ class SuiteRun:
 
     def result_for(self, requirement_id: str) -> CheckResult:
         """Run (or finish) one requirement's check and return its result, redacted; reports it through the hook."""
-        from . import engine
         from .results import CheckResult, Outcome
 
         requirement = next(r for r in self.plan.requirements if r.id == requirement_id)
@@ -209,24 +228,37 @@ class SuiteRun:
         elif self.fatal or self.gone:
             reason, evidence = (self.fatal, self.fatal_evidence) if self.fatal else (self.gone, self.gone_evidence)
             result = CheckResult(requirement, Outcome.ERROR, reason, evidence=evidence)
-        elif requirement_id in self.early:
-            result = self.early.pop(requirement_id)
         else:
-            ctx = self._context()
-            check = self.plan.checks[requirement_id]
-            with self._quiet_tls():
-                if requirement_id in self.pending:
-                    pending = self.pending.pop(requirement_id)
-                    result = engine.finish(pending, ctx, sleep=self._sleeper(requirement_id, pending.wait.reason))
-                else:
-                    started = engine.start(check, ctx)
-                    if isinstance(started, engine.Pending):  # a timed check begin() did not start
-                        started = engine.finish(started, ctx, sleep=self._sleeper(requirement_id, started.wait.reason))
-                    result = started
-            self._note_unreachable(result)
+            if self._is_timed(requirement_id) and not self._timed_started:
+                self._start_timed()
+            result = self._judge(requirement_id)
         result = self._redact(result)
         self.results.append(result)
         self.config.hook.pytest_tokenconform_result(result=result)
+        return result
+
+    def _judge(self, requirement_id: str) -> CheckResult:
+        """The check's result: started timed checks finished, untimed ones run now."""
+        from . import engine
+        from .results import CheckResult, Outcome
+
+        if self.gone:  # the target went away while the timed checks were being started
+            requirement = self.plan.checks[requirement_id].requirement
+            return CheckResult(requirement, Outcome.ERROR, self.gone, evidence=self.gone_evidence)
+        if requirement_id in self.early:
+            return self.early.pop(requirement_id)
+        ctx = self._context()
+        check = self.plan.checks[requirement_id]
+        with self._quiet_tls():
+            if requirement_id in self.pending:
+                pending = self.pending.pop(requirement_id)
+                result = engine.finish(pending, ctx, sleep=self._sleeper(requirement_id, pending.wait.reason))
+            else:
+                started = engine.start(check, ctx)
+                if isinstance(started, engine.Pending):  # a timed check _start_timed() did not start
+                    started = engine.finish(started, ctx, sleep=self._sleeper(requirement_id, started.wait.reason))
+                result = started
+        self._note_unreachable(result)
         return result
 
     def _redact(self, result: CheckResult) -> CheckResult:

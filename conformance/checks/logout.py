@@ -243,6 +243,7 @@ def logout_works_after_the_access_token_expired(ctx: CheckContext) -> Generator[
         )
     yield ctx.wait_until(ctx.expiry_deadline(tokens.access_expiry), "waiting for the access token to expire")
     logout = _logout_with_refresh_token(ctx, device, tokens, spec)
+    ctx.require_unexpired(tokens.refresh_expiry, logout.sent_at, "the refresh token")
     expect.accepted(
         logout,
         because="with its access token expired, the client could not log out by presenting its refresh token",
@@ -269,6 +270,7 @@ def _logout_with_refresh_token(ctx: CheckContext, device: Device, tokens: Tokens
     headers = {"Authorization": f"Bearer {tokens.access_token}"} if "bearer" in spec.present else {}
     if access_cookie and "cookie" in spec.present:
         cookies[access_cookie] = tokens.access_token
+        headers.update(device.csrf_headers("access", tokens.access_token))
     body = None if refresh_cookie else {**spec.extra, spec.field: tokens.refresh_token}
     return device.send(
         spec.endpoint.method,
