@@ -308,13 +308,16 @@ def _run(namespace: argparse.Namespace) -> int:
         _announce(plan, plan.config.target, embedded=False)
         run = execute(namespace, plan.config.target, profile_arg)
     else:
-        from .embedded import ACCESS_TTL, REFRESH_TTL, embedded_server
+        from .embedded import ACCESS_TTL, REFRESH_TTL, SESSION_MAX_AGE, embedded_server
 
-        with embedded_server() as url:
+        with embedded_server() as embedded_target:
             _announce(
-                plan, url, embedded=f"embedded reference server, token lifetimes {ACCESS_TTL} s / {REFRESH_TTL} s"
+                plan,
+                embedded_target.url,
+                embedded=f"embedded reference server, token lifetimes {ACCESS_TTL} s / {REFRESH_TTL} s, "
+                f"sessions capped at {SESSION_MAX_AGE} s",
             )
-            run = execute(namespace, url, profile_arg)
+            run = execute(namespace, embedded_target.url, embedded_target.profile_path)
     return _finish(namespace, plan, run)
 
 

@@ -308,9 +308,11 @@ class Device:
             access_expiry=self._expiry(
                 access, exchange, self.profile.tokens_access.expires_in or "expires_in", policy.access_ttl
             ),
+            # A refresh without a new refresh token (RFC 6749 §6) leaves the presented one in use,
+            # with the lifetime it always had: its exp if it shows one, else unknown.
             refresh_expiry=self._expiry(refresh, exchange, self.profile.tokens_refresh.expires_in, policy.refresh_ttl)
             if refresh_sources
-            else None,
+            else self._expiry(refresh, exchange, "", 0),
         )
 
     def _expiry(self, token: str, exchange: Exchange, lifetime_field: str, configured_ttl: int) -> float | None:

@@ -1,6 +1,7 @@
 """Start the in-process reference server that ``tokenconform run`` checks when no --target is given.
 
-Short TTLs (2 s access, 6 s refresh) so the expiry checks finish within the default --max-wait,
+Short TTLs (2 s access, 6 s refresh, sessions capped at 8 s) so the expiry checks, the session cap
+(EXP-02) included, are judged by effect within the default --max-wait,
 bcrypt cost 4 so logins are cheap, random secrets and a temporary SQLite database removed at the
 end. Login throttling keeps the product default: LGN-07 checks that it exists.
 """
@@ -13,10 +14,13 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["ACCESS_TTL", "BCRYPT_ROUNDS", "REFRESH_TTL", "embedded_server"]
+__all__ = ["ACCESS_TTL", "BCRYPT_ROUNDS", "REFRESH_TTL", "SESSION_MAX_AGE", "EmbeddedTarget", "embedded_server"]
 
 ACCESS_TTL = 2
 REFRESH_TTL = 6
+#: The absolute session cap: a rotation late in the first refresh token's life shows whether the
+#: chain stops at it (EXP-02), within the run's waits.
+SESSION_MAX_AGE = 8
 BCRYPT_ROUNDS = 4
 
 
@@ -28,6 +32,7 @@ def embedded_settings(**overrides: Any) -> Any:
     values: dict[str, Any] = {
         "access_ttl": ACCESS_TTL,
         "refresh_ttl": REFRESH_TTL,
+        "session_max_age": SESSION_MAX_AGE,
         "bcrypt_rounds": BCRYPT_ROUNDS,
         # for_testing() makes throttling generous; the run judges the product's (LGN-07).
         "login_max_failures": defaults["login_max_failures"],
@@ -38,9 +43,16 @@ def embedded_settings(**overrides: Any) -> Any:
     return Settings.for_testing(**values)
 
 
+@dataclasses.dataclass(frozen=True)
+class EmbeddedTarget:
+    url: str
+    #: the built-in reference profile with this server's session cap declared (EXP-02 judges it)
+    profile_path: str
+
+
 @contextlib.contextmanager
-def embedded_server(**overrides: Any) -> Iterator[str]:
-    """Serve the reference API on 127.0.0.1 (ephemeral port) and yield its URL; stop and clean up after."""
+def embedded_server(**overrides: Any) -> Iterator[EmbeddedTarget]:
+    """Serve the reference API on 127.0.0.1 (ephemeral port); stop and clean up after."""
     from reference_server.server import ReferenceServer
 
     from .checks.tokens import ACCESS_SECRET_ENV, REFRESH_SECRET_ENV
@@ -53,17 +65,33 @@ def embedded_server(**overrides: Any) -> Iterator[str]:
     handed = {ACCESS_SECRET_ENV: settings.access_secret, REFRESH_SECRET_ENV: settings.refresh_secret}
     saved = {name: os.environ.get(name) for name in handed}
     os.environ.update(handed)
+    profile_path = os.path.join(os.path.dirname(settings.db_path), "reference.toml")
     try:
+        with open(profile_path, "w", encoding="utf-8") as file:
+            file.write(_reference_profile(settings.session_max_age))
         server.start()
-        yield server.url
+        yield EmbeddedTarget(server.url, profile_path)
     finally:
         server.stop()
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(profile_path)
         _remove_database(settings.db_path)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _reference_profile(session_max_age: int) -> str:
+    """The built-in reference profile, declaring the embedded server's session cap."""
+    from .profile import builtin_profile_text
+
+    text = builtin_profile_text("reference")
+    declared = "session_max_age = 2592000"
+    if declared not in text:  # pragma: no cover - guards the two files against drifting apart
+        raise RuntimeError("conformance/profiles/reference.toml no longer declares session_max_age = 2592000")
+    return text.replace(declared, f"session_max_age = {session_max_age}")
 
 
 def _remove_database(db_path: str) -> None:

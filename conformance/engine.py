@@ -8,6 +8,8 @@ expired by then). Checks that end every session of an account run last of all.
 
 from __future__ import annotations
 
+import functools
+import heapq
 import time
 import traceback
 from collections.abc import Callable, Generator, Iterable
@@ -123,30 +125,70 @@ def start(check: Check, ctx: CheckContext) -> CheckResult | Pending:
     return Pending(check, generator, holder[0], started, time.monotonic() - started, ctx.take_evidence())
 
 
-def finish(pending: Pending, ctx: CheckContext, *, sleep: Callable[[float], None] = time.sleep) -> CheckResult:
-    """Sleep until the pending check's deadline, then run the rest of it.
+def finish_step(
+    pending: Pending, ctx: CheckContext, *, sleep: Callable[[float], None] = time.sleep
+) -> CheckResult | Pending:
+    """Sleep until the pending check's deadline and run it to its result, or to its next Wait.
 
-    A check may yield further Waits (EXP-02 rotates late in a token's life, then probes after the
-    session cap): those are slept here, in line. Every check's first wait overlaps with all the
-    others; only the rare later ones are served one at a time.
+    A check may yield several Waits (EXP-02 rotates late in a token's life, then probes after the
+    session cap); each one comes back here as a new Pending, so other checks finish meanwhile.
     """
     delay = pending.wait.deadline - ctx.clock()
     if delay > 0:
         sleep(delay)
     resumed = time.monotonic()
     ctx.take_evidence()  # exchanges of other checks made while waiting are not this check's
+    following: list[Wait] = []
 
-    def second_half() -> None:
-        for wait in pending.generator:
-            ctx.release_connections()
-            later = wait.deadline - ctx.clock()
-            if later > 0:
-                sleep(later)
+    def step() -> None:
+        try:
+            following.append(next(pending.generator))
+        except StopIteration:
+            return
 
-    exc = _run(second_half)
+    exc = _run(step)
+    elapsed = pending.elapsed + time.monotonic() - resumed
+    if exc is None and following:
+        ctx.release_connections()
+        return Pending(pending.check, pending.generator, following[0], pending.started, elapsed,
+                       pending.evidence + ctx.take_evidence())  # fmt: skip
     for exchange in reversed(pending.evidence):
         ctx.record_first(exchange)
-    return _result(pending.check, exc, ctx, pending.elapsed + time.monotonic() - resumed)
+    return _result(pending.check, exc, ctx, elapsed)
+
+
+def finish(pending: Pending, ctx: CheckContext, *, sleep: Callable[[float], None] = time.sleep) -> CheckResult:
+    """Run one pending check to its result, sleeping through each of its waits in line."""
+    outcome: CheckResult | Pending = pending
+    while isinstance(outcome, Pending):
+        outcome = finish_step(outcome, ctx, sleep=sleep)
+    return outcome
+
+
+def finish_all(
+    pending: Iterable[Pending],
+    ctx: CheckContext,
+    *,
+    sleep: Callable[[Pending, float], None] | None = None,
+) -> dict[str, CheckResult]:
+    """Finish every pending check, always the one with the earliest deadline next.
+
+    ``sleep(pending, seconds)`` waits for that check (a progress display hooks in here).
+    """
+    queue = [(p.wait.deadline, index, p) for index, p in enumerate(pending)]
+    heapq.heapify(queue)
+    results: dict[str, CheckResult] = {}
+    counter = len(queue)
+    while queue:
+        _, _, item = heapq.heappop(queue)
+        waiter = time.sleep if sleep is None else functools.partial(sleep, item)
+        outcome = finish_step(item, ctx, sleep=waiter)
+        if isinstance(outcome, Pending):
+            counter += 1
+            heapq.heappush(queue, (outcome.wait.deadline, counter, outcome))
+        else:
+            results[outcome.id] = outcome
+    return results
 
 
 def run_checks(checks: Iterable[Check], ctx: CheckContext) -> list[CheckResult]:
@@ -166,8 +208,7 @@ def run_checks(checks: Iterable[Check], ctx: CheckContext) -> list[CheckResult]:
             results[check.id] = outcome
             if outcome.outcome is Outcome.ERROR and outcome.message.startswith("target unreachable"):
                 raise TargetUnreachable(ctx.config.target, outcome.message)
-    for item in sorted(pending, key=lambda p: p.wait.deadline):
-        results[item.check.id] = finish(item, ctx)
+    results.update(finish_all(pending, ctx))
     for check in (c for c in ordered if c.run_phase == 2):
         outcome = start(check, ctx)
         results[check.id] = outcome if isinstance(outcome, CheckResult) else finish(outcome, ctx)

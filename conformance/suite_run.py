@@ -208,15 +208,16 @@ class SuiteRun:
                 else:
                     self.early[rid] = outcome
                     self._note_unreachable(outcome)
-        # Finish the timed checks in deadline order, so no wait is longer than it has to be. They
-        # all come after the item being run now, so reordering them is safe mid-loop.
-        deadline = {rid: p.wait.deadline for rid, p in self.pending.items()}
-        positions = [
-            i for i, item in enumerate(session.items) if _is_suite_item(item) and self._is_timed(requirement_of(item))
-        ]
-        timed = sorted((session.items[i] for i in positions), key=lambda it: deadline.get(requirement_of(it), 0.0))
-        for position, item in zip(positions, timed, strict=True):
-            session.items[position] = item
+        # Finish them all now, the earliest deadline first (a check with several waits goes back
+        # in the queue after each), so each resumes as close to its deadline as can be.
+        pending, self.pending = list(self.pending.values()), {}
+        with self._quiet_tls():
+            self.early.update(engine.finish_all(pending, ctx, sleep=self._wait_for))
+        for result in self.early.values():
+            self._note_unreachable(result)
+
+    def _wait_for(self, pending: Pending, delay: float) -> None:
+        self._sleeper(pending.check.id, pending.wait.reason)(delay)
 
     def result_for(self, requirement_id: str) -> CheckResult:
         """Run (or finish) one requirement's check and return its result, redacted; reports it through the hook."""

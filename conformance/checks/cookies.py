@@ -300,6 +300,8 @@ def refresh_updates_token_cookies(ctx: CheckContext) -> None:
     login = device.login()
     refreshed = device.refresh(login.refresh_token)
     for kind, name in names.items():
+        if kind == "refresh" and not refreshed.refresh_sources:
+            continue  # RFC 6749 §6: no new refresh token was issued, so there is no new value to set (ROT-01)
         cookie = refreshed.exchange.cookie(name)
         expect.that(
             cookie is not None and bool(cookie.value),

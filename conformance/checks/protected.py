@@ -127,7 +127,7 @@ def insufficient_rights_get_forbidden(ctx: CheckContext) -> None:
     via = ctx.profile.protected.present[0]
     response = device.call_protected(tokens.access_token, via=via, path=path)
     if response.status == 401:
-        ctx.require_unexpired(tokens.access_claims, response.sent_at, "the access token")
+        ctx.require_unexpired(tokens.access_expiry, response.sent_at, "the access token")
     expect.rejected(
         response,
         because=f"a normal user's valid token on the privileged route {path} was not answered 403",
@@ -148,7 +148,7 @@ def bearer_scheme_is_case_insensitive(ctx: CheckContext) -> None:
     for scheme in ("Bearer", "bearer", "BEARER", "bEaReR"):
         response = device.call_protected(tokens.access_token, via="bearer", scheme=scheme)
         if not response.ok:
-            ctx.require_unexpired(tokens.access_claims, response.sent_at, "the access token")
+            ctx.require_unexpired(tokens.access_expiry, response.sent_at, "the access token")
         # RFC 9110 §11.1: "It uses a case-insensitive token to identify the authentication scheme".
         expect.accepted(response, because=f"a valid token with the scheme written {scheme!r} was refused")
 
@@ -164,7 +164,7 @@ def access_token_not_accepted_in_url(ctx: CheckContext) -> None:
     device = ctx.new_device()
     tokens = device.login()
     response = device.call_protected(None, query=f"access_token={tokens.access_token}")
-    ctx.require_unexpired(tokens.access_claims, response.sent_at, "the access token")
+    ctx.require_unexpired(tokens.access_expiry, response.sent_at, "the access token")
     expect.rejected(response, because="a valid access token in the URL query was accepted")
     still_valid(ctx, device, tokens)
 
@@ -204,10 +204,10 @@ def cookie_access_tokens_have_csrf_protection(ctx: CheckContext) -> None:
         },
         raw_body=b"",
         cookies={cookie_name: tokens.access_token},
-        omit_cookies=[c for c in (cookie_name, profile.tokens_refresh.cookie) if c],
+        use_jar=False,
         presented=f"cross-site form POST with cookie {cookie_name}",
     )
-    ctx.require_unexpired(tokens.access_claims, response.sent_at, "the access token")
+    ctx.require_unexpired(tokens.access_expiry, response.sent_at, "the access token")
     expect.rejected(
         response,
         because=(
@@ -228,7 +228,7 @@ def valid_access_token_is_accepted_by_every_presentation(ctx: CheckContext) -> N
         tokens = device.login()
         response = device.call_protected(tokens.access_token, via=via)
         if not response.ok:
-            ctx.require_unexpired(tokens.access_claims, response.sent_at, "the access token")
+            ctx.require_unexpired(tokens.access_expiry, response.sent_at, "the access token")
         expect.accepted(response, because=f"a fresh access token presented by {via} was refused")
 
 
@@ -250,7 +250,6 @@ def only_the_bearer_scheme_carries_an_access_token(ctx: CheckContext) -> None:
     # The seed's middleware takes authHeader.split(' ')[1] (any first word passes); others take
     # the whole header when it has no space. Both let a token through without the Bearer scheme.
     endpoint = ctx.profile.protected.endpoint
-    jar_cookies = [c for c in (ctx.profile.tokens_access.cookie, ctx.profile.tokens_refresh.cookie) if c]
     probes = [("no scheme", "", token)] + [(f"the {s} scheme", f"{s} ", token) for s in _OTHER_SCHEMES]
     for label, prefix, value in probes:
         # Device.call_protected always writes "<scheme> <token>"; a bare token needs the header by hand.
@@ -258,9 +257,9 @@ def only_the_bearer_scheme_carries_an_access_token(ctx: CheckContext) -> None:
             endpoint.method,
             endpoint.path,
             headers={"Authorization": prefix + value},
-            omit_cookies=jar_cookies,
+            use_jar=False,  # the header alone: no token cookie, named by the profile or not
             presented=f"Authorization: {prefix}{shorten(value)}",
         )
-        ctx.require_unexpired(tokens.access_claims, response.sent_at, "the access token")
+        ctx.require_unexpired(tokens.access_expiry, response.sent_at, "the access token")
         expect.rejected(response, because=f"a valid access token with {label} in the Authorization header was accepted")
     still_valid(ctx, device, tokens)

@@ -169,15 +169,28 @@ def older_generation_reuse_revokes_family(ctx: CheckContext) -> None:
 # which a refresh token belongs, and by extension, all refresh tokens that need to be revoked."
 @requirement("REU-06")
 def reuse_revocation_is_scoped_to_the_family(ctx: CheckContext) -> None:
-    """Reuse in one session of a user leaves the same user's other session working."""
+    """Reuse in one session of a user leaves the same user's other session working.
+
+    Its premise is reuse detection itself: where the replay is not refused or revokes nothing of
+    its own family, REU-01/REU-02 judge that, and this check has no scope to judge (skipped).
+    """
+    if not ctx.profile.policy.reuse_detection:
+        raise CheckSkipped(
+            "the profile declares reuse_detection = false (REU-02 reports it), so there is no revocation whose scope "
+            "could be judged"
+        )
     with DeviceGroup(ctx) as devices:
         laptop = devices.new(label="laptop")
         phone = devices.new(laptop.user, label="phone")
         phone_tokens = phone.login()
         first = laptop.login()
         second = laptop.refresh(first.refresh_token)
+        if second.refresh_token == first.refresh_token or not second.refresh_sources:
+            raise CheckSkipped("refresh issued no new refresh token (see ROT-01), so there is no reuse to detect")
         via = ctx.profile.refresh.present[0]
-        _replay(ctx, devices.new(laptop.user, label="attacker"), first, via, who="the attacker")
+        replay = devices.new(laptop.user, label="attacker").refresh_exchange(first.refresh_token, via=via)
+        if replay.status in ctx.profile.refresh.endpoint.success_status:
+            raise CheckSkipped("the replayed refresh token was accepted (see REU-01), so no reuse was detected")
         revoked = laptop.refresh_exchange(second.refresh_token, via=via)
         if revoked.status in ctx.profile.refresh.endpoint.success_status:
             raise CheckSkipped("the replay did not revoke its own family (see REU-02), so its scope cannot be judged")

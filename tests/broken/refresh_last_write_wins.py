@@ -1,8 +1,8 @@
 """Concurrent refreshes with one token all succeed; the last write becomes current (breaks CON-01).
 
-Each refresh checks that the presented token is current, then (after a pause that stands for a
-slow database round trip and makes every released racer pass the check) overwrites the session's
-current token with its own successor, whatever was written in between. The family never forks:
+Each refresh checks that the presented token is current, then (held until a second racer has
+passed the check too, standing in for a slow database round trip) overwrites the session's current
+token with its own successor, whatever was written in between. The family never forks:
 only the last successor stays current and presenting an earlier one is detected as reuse. But one
 refresh token minted N access tokens, which a single-use token must never do.
 """
@@ -10,7 +10,6 @@ refresh token minted N access tokens, which a single-use token must never do.
 from __future__ import annotations
 
 import threading
-import time
 
 from reference_server.errors import Unauthorized
 from reference_server.sessions import IssuedTokens, SessionService
@@ -19,13 +18,23 @@ from reference_server.tokens import InvalidToken, decode_refresh, new_jti
 
 from ._service import app_with
 
-#: Seconds between the check and the write: every racer released together lands inside it.
-PAUSE = 0.3
+#: Longest wait for a second racer between the check and the write; a lone refresh goes on after it.
+PATIENCE = 1.0
 
 
 class LastWriteWins(SessionService):
     _writes = threading.Lock()
     _current: dict[str, str] = {}
+    _passed = threading.Condition()
+    _checked: dict[str, int] = {}
+
+    def _wait_for_a_second_racer(self, session_id: str) -> None:
+        """Hold the write until another refresh of this session has passed the check too (or
+        PATIENCE runs out): the bad interleaving every time, however loaded the machine."""
+        with self._passed:
+            self._checked[session_id] = self._checked.get(session_id, 0) + 1
+            self._passed.notify_all()
+            self._passed.wait_for(lambda: self._checked[session_id] >= 2, timeout=PATIENCE)
 
     def refresh(self, refresh_token: str | None) -> IssuedTokens:
         now = self.clock()
@@ -36,7 +45,7 @@ class LastWriteWins(SessionService):
         outcome = self.store.check_reuse(session_id=claims["sid"], user_id=claims["_id"], jti=claims["jti"], now=now)
         if outcome is not Outcome.OK:
             raise Unauthorized("Refresh token expired or used", invalid_token=True)
-        time.sleep(PAUSE)
+        self._wait_for_a_second_racer(claims["sid"])
         replacement = new_jti()
         with self._writes:
             # The defect: the write replaces whatever is current instead of the token presented.
@@ -48,7 +57,11 @@ class LastWriteWins(SessionService):
                 raise Unauthorized("Refresh token expired or used", invalid_token=True)
             self._current[claims["sid"]] = replacement
         return self._issue(
-            rotation.user, rotation.session.id, replacement, now=now, not_after=int(rotation.session.absolute_expires_at)
+            rotation.user,
+            rotation.session.id,
+            replacement,
+            now=now,
+            not_after=int(rotation.session.absolute_expires_at),
         )
 
 

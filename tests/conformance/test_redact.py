@@ -16,8 +16,8 @@ import requests
 from conformance.embedded import embedded_settings
 from conformance.evidence import clip, shorten
 from conformance.redact import REDACTED, Secrets, fingerprint, scrub_patterns
-from reference_server.app import create_app
 from reference_server.server import ReferenceServer
+from tests.broken.no_reuse_detection import create_app as create_app_without_reuse_detection
 
 from .test_cli import tokenconform
 
@@ -104,7 +104,8 @@ class TokenRecorder:
 @pytest.fixture
 def recorded_server() -> Iterator[tuple[str, TokenRecorder]]:
     settings = embedded_settings()
-    recorder = TokenRecorder(create_app(settings))
+    # A target with a defect, so that -v prints the evidence of a failure (REU-02 and kin).
+    recorder = TokenRecorder(create_app_without_reuse_detection(settings))
     with ReferenceServer(settings, app=recorder) as server:
         yield server.url, recorder
 
