@@ -12,7 +12,6 @@ import base64
 import http.cookiejar
 import json
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,8 +20,9 @@ from urllib.parse import urljoin
 import requests
 
 from .cookies import SetCookie, parse_set_cookie
-from .errors import TargetError, TargetUnreachable
+from .errors import TargetError
 from .evidence import Exchange, decode_unverified, shorten
+from .transport import MAX_BODY_BYTES, round_trip
 
 if TYPE_CHECKING:
     from .context import CheckContext
@@ -159,45 +159,31 @@ class Device:
             data = raw_body
             body_text = raw_body[:200].decode("utf-8", errors="replace")
         sent_at = self.ctx.clock()
-        try:
-            response = (session or self._session).request(
-                method,
-                url,
-                headers=request_headers,
-                data=data,
-                timeout=config.timeout,
-                verify=config.verify,
-                allow_redirects=False,
-                stream=True,
-            )
-            try:
-                raw_cookies = response.raw.headers.getlist("Set-Cookie")
-                content = response.content
-            finally:
-                response.close()
-        except requests.exceptions.SSLError as exc:
-            raise TargetUnreachable(url, f"TLS error: {exc}") from None
-        except requests.exceptions.ConnectionError as exc:
-            raise TargetUnreachable(url, f"connection failed: {_reason(exc)}") from None
-        except requests.exceptions.Timeout:
-            raise TargetUnreachable(url, f"no answer within {config.timeout} s (--timeout)") from None
-        except requests.exceptions.RequestException as exc:
-            raise TargetError(f"{method} {url}: request failed: {exc}") from None
+        answer = round_trip(
+            session or self._session, method, url, headers=request_headers, data=data,
+            timeout=config.timeout, verify=config.verify,
+        )  # fmt: skip
         exchange = Exchange(
             method=method,
             url=url,
             presented=presented,
             request_body=body_text,
-            status=response.status_code,
-            headers={k.lower(): v for k, v in response.headers.items()},
-            set_cookies=tuple(parse_set_cookie(c) for c in raw_cookies),
-            body=content,
+            status=answer.status,
+            headers=answer.headers,
+            set_cookies=tuple(parse_set_cookie(c) for c in answer.set_cookies),
+            body=answer.body,
             sent_at=sent_at,
             received_at=self.ctx.clock(),
         )
         self._absorb_cookies(exchange)
         self.history.append(exchange)
         self.ctx.record(exchange)
+        if answer.truncated:
+            raise TargetError(
+                f"{method} {url} answered {answer.status} with a body over {MAX_BODY_BYTES // 1024} KiB; the suite "
+                "reads no more than that of any response",
+                evidence=[exchange.describe()],
+            )
         return exchange
 
     def _absorb_cookies(self, exchange: Exchange) -> None:
@@ -518,15 +504,3 @@ def _jarless_session() -> requests.Session:
     session = requests.Session()
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     return session
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc)
-    for marker in ("Connection refused", "Name or service not known", "timed out", "No route to host"):
-        if marker in text:
-            return marker
-    return text[:200]
-
-
-def now() -> float:
-    return time.time()

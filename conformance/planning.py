@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import TargetUnreachable, UsageError
+from .errors import TargetError, UsageError
 
 if TYPE_CHECKING:
     from .catalog import Requirement
@@ -317,55 +317,25 @@ def probe_target(config: RunConfig) -> None:
     """One request to the target's base URL: any HTTP answer will do, no answer is TargetUnreachable.
 
     Made before the suite so a dead target ends the run at once with one clear line, instead of
-    every check timing out on its own.
+    every check timing out on its own. It has the same total deadline as every request.
     """
     import warnings
 
     import requests
     from urllib3.exceptions import InsecureRequestWarning
 
-    try:
-        with requests.Session() as session, warnings.catch_warnings():
-            if config.verify is False:  # --insecure: the user asked for it, once is enough
-                warnings.simplefilter("ignore", InsecureRequestWarning)
-            session.get(
-                config.target,
-                headers=dict(config.headers),
-                timeout=config.timeout,
-                verify=config.verify,
-                allow_redirects=False,
-            ).close()
-    except requests.exceptions.SSLError as exc:
-        raise TargetUnreachable(
-            config.target, f"TLS error ({_first_line(exc)}); see --ca-bundle / --insecure"
-        ) from None
-    except requests.exceptions.ConnectionError as exc:
-        raise TargetUnreachable(config.target, f"connection failed: {_connection_reason(exc)}") from None
-    except requests.exceptions.Timeout:
-        raise TargetUnreachable(config.target, f"no answer within {config.timeout:g} s (--timeout)") from None
-    except requests.exceptions.RequestException as exc:
-        raise UsageError(f"target {config.target!r}: {_first_line(exc)}") from None
+    from .transport import round_trip
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines() or [type(exc).__name__])[0][:200]
-
-
-def _connection_reason(exc: BaseException) -> str:
-    text = str(exc)
-    for marker in (
-        "Connection refused",
-        "Name or service not known",
-        "nodename nor servname",
-        "timed out",
-        "No route to host",
-        "Network is unreachable",
-        "Temporary failure in name resolution",
-    ):
-        if marker in text:
-            return marker.lower() if marker == "Connection refused" else marker
-    return _first_line(exc)
+    with requests.Session() as session, warnings.catch_warnings():
+        if config.verify is False:  # --insecure: the user asked for it, once is enough
+            warnings.simplefilter("ignore", InsecureRequestWarning)
+        try:
+            round_trip(
+                session, "GET", config.target, headers=dict(config.headers), data=None,
+                timeout=config.timeout, verify=config.verify,
+            )  # fmt: skip
+        except TargetError as exc:
+            raise UsageError(f"target {config.target!r}: {exc.message}") from None
 
 
 # ---------------------------------------------------------------- --list and the reports

@@ -25,11 +25,6 @@ def test_split_still_parses_a_modestly_nested_header():
     assert jwt_probes.split(token).header["x"] == [[[[1]]]]
 
 
-@pytest.mark.xfail(
-    raises=RecursionError,
-    strict=True,
-    reason="issue 10: evidence.decode_unverified catches ValueError only; json.loads raises RecursionError",
-)
 def test_decode_unverified_returns_none_for_a_deeply_nested_header():
-    """It documents "None when it is not one"; the day it does, this strict xfail turns red and goes."""
+    """Regression (issue 10): json.loads raised RecursionError through decode_unverified."""
     assert evidence.decode_unverified(_nested_header_token(5000)) is None
