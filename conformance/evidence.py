@@ -92,7 +92,7 @@ class Exchange:
     def json(self) -> Any:
         try:
             return json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or hostile nesting: not a body to read
             return None
 
     @property

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import TargetError, UsageError
+from .errors import TargetError, TargetUnreachable, UsageError
 
 if TYPE_CHECKING:
     from .catalog import Requirement
@@ -324,8 +324,10 @@ def probe_target(config: RunConfig) -> None:
     import requests
     from urllib3.exceptions import InsecureRequestWarning
 
-    from .transport import round_trip
+    from .transport import PLAIN_HTTP_AT_HTTPS, round_trip, speaks_plain_http
 
+    if speaks_plain_http(config.target, config.timeout):
+        raise TargetUnreachable(config.target, PLAIN_HTTP_AT_HTTPS)
     with requests.Session() as session, warnings.catch_warnings():
         if config.verify is False:  # --insecure: the user asked for it, once is enough
             warnings.simplefilter("ignore", InsecureRequestWarning)

@@ -11,6 +11,7 @@ A hostile or broken target must not stall or exhaust the suite (issue 8):
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -112,7 +113,7 @@ def explain(exc: BaseException, url: str, timeout: float) -> TargetUnreachable |
     if isinstance(exc, requests.exceptions.ConnectionError):
         text = str(exc)
         if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
-            return TargetUnreachable(url, _PLAIN_HTTP)
+            return TargetUnreachable(url, PLAIN_HTTP_AT_HTTPS)
         return TargetUnreachable(url, f"connection failed: {connection_reason(text)}")
     if isinstance(exc, requests.exceptions.Timeout):
         return TargetUnreachable(url, f"no answer within {timeout:g} s (--timeout)")
@@ -123,13 +124,32 @@ def explain(exc: BaseException, url: str, timeout: float) -> TargetUnreachable |
     raise exc
 
 
-_PLAIN_HTTP = "the https:// URL points at a port that speaks plain http: use http:// (or the TLS port)"
+PLAIN_HTTP_AT_HTTPS = "the https:// URL points at a port that speaks plain http: use http:// (or the TLS port)"
+
+
+def speaks_plain_http(url: str, timeout: float) -> bool:
+    """Whether an https:// URL's port answers a plain-http request.
+
+    A plain-http server given a TLS ClientHello often waits for a request line that never comes,
+    so the TLS attempt would only end at the timeout; asked in plain http, it answers at once.
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return False
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 443), timeout=min(timeout, 3.0)) as connection:
+            connection.sendall(f"HEAD / HTTP/1.0\r\nHost: {parts.hostname}\r\n\r\n".encode("ascii"))
+            return connection.recv(5) == b"HTTP/"
+    except (OSError, UnicodeError):
+        return False
 
 
 def _tls_reason(text: str) -> str:
     lowered = text.lower()
     if "wrong_version_number" in lowered or "record layer failure" in lowered:
-        return _PLAIN_HTTP
+        return PLAIN_HTTP_AT_HTTPS
     if "self-signed" in lowered or "self signed" in lowered:
         return (
             "TLS: the certificate is self-signed, so it is not trusted; pass --ca-bundle FILE with its CA, "
