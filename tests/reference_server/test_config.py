@@ -194,3 +194,27 @@ def test_dev_generates_random_secrets_without_any_in_the_environment():
     assert one.access_secret != one.refresh_secret
     assert two.port == 0
     assert len(generate_secret().encode()) >= 32
+
+
+def test_issue_8_limits_come_from_env_vars_and_are_validated() -> None:
+    env = {
+        "ACCESS_TOKEN_SECRET": "a" * 40,
+        "REFRESH_TOKEN_SECRET": "b" * 40,
+        "SERVER_CONNECTION_LIMIT": "2000",
+        "SERVER_CHANNEL_TIMEOUT": "1m",
+        "LOGIN_MAX_CLIENT_FAILURES": "50",
+        "TRUSTED_PROXY_HOPS": "1",
+    }
+    s = Settings.from_env(env)
+    assert (s.connection_limit, s.channel_timeout, s.login_max_client_failures, s.trusted_proxy_hops) == (
+        2000,
+        60,
+        50,
+        1,
+    )
+    defaults = Settings.from_env({"ACCESS_TOKEN_SECRET": "a" * 40, "REFRESH_TOKEN_SECRET": "b" * 40})
+    assert (defaults.connection_limit, defaults.channel_timeout) == (1000, 30)
+    with pytest.raises(ConfigError, match="TRUSTED_PROXY_HOPS"):
+        Settings.from_env({**env, "TRUSTED_PROXY_HOPS": "-1"})
+    with pytest.raises(ConfigError, match="SERVER_CONNECTION_LIMIT"):
+        Settings.from_env({**env, "SERVER_CONNECTION_LIMIT": "0"})
