@@ -107,6 +107,9 @@ def _run(function: Callable[[], Any]) -> BaseException | None:
 def start(check: Check, ctx: CheckContext) -> CheckResult | Pending:
     """Run an untimed check to its result, or a timed one up to its Wait."""
     started = time.monotonic()
+    unmet = check.unmet_precondition(ctx.profile, ctx.config) if check.needs else None
+    if unmet is not None:
+        return CheckResult(check.requirement, Outcome.SKIPPED, unmet)
     if not check.timed:
         exc = _run(lambda: check.function(ctx))
         return _result(check, exc, ctx, time.monotonic() - started)

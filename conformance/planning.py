@@ -348,7 +348,15 @@ def render_list(plan: Plan) -> str:
     from .catalog import load_catalog
 
     titles = {c.name: c.title for c in load_catalog().categories}
-    lines = [f"Checks enabled by profile {plan.profile.name!r} ({plan.profile.source}): {len(plan.checks)}"]
+    skips = {
+        rid: reason
+        for rid, check in plan.checks.items()
+        if (reason := check.unmet_precondition(plan.profile, plan.config)) is not None
+    }
+    lines = [
+        f"Checks enabled by profile {plan.profile.name!r} ({plan.profile.source}): {len(plan.checks)}, "
+        f"of which {len(skips)} will skip"
+    ]
     category = ""
     for requirement in plan.requirements:
         if requirement.id not in plan.checks:
@@ -358,6 +366,8 @@ def render_list(plan: Plan) -> str:
             lines.append(f"  {titles.get(category, category)}")
         timed = "  [waits on token lifetimes]" if plan.checks[requirement.id].timed else ""
         lines.append(f"    {requirement.id}  {requirement.level.value:<6}  {requirement.title}{timed}")
+        if requirement.id in skips:
+            lines.append(f"              will skip: {skips[requirement.id]}")
     lines.append("")
     lines.append(f"Not checked: {len(plan.not_checked)}")
     for requirement in plan.requirements:

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .catalog import Catalog, Requirement, load_catalog
+from .preconditions import Precondition, unmet
 
 if TYPE_CHECKING:
-    from .context import CheckContext, Wait
+    from .context import CheckContext, RunConfig, Wait
+    from .profile import Profile
 
 CheckFunction = Callable[["CheckContext"], None | Generator["Wait", None, None]]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,6 +33,12 @@ class Check:
     #: the check ends every session of an account: it runs after all others, so with shared
     #: credentials (no [register]) it cannot end another check's sessions
     ends_all_sessions: bool = False
+    #: what the profile and the run must provide (conformance/preconditions.py)
+    needs: tuple[Precondition, ...] = ()
+
+    def unmet_precondition(self, profile: Profile, config: RunConfig) -> str | None:
+        """Why this check will skip before sending anything, or None."""
+        return unmet(self.needs, profile, config)
 
     @property
     def id(self) -> str:
@@ -64,7 +72,14 @@ class Registry:
         self.catalog = catalog
         self._checks: dict[str, Check] = {}
 
-    def register(self, requirement_id: str, function: Callable[..., Any], *, ends_all_sessions: bool = False) -> Check:
+    def register(
+        self,
+        requirement_id: str,
+        function: Callable[..., Any],
+        *,
+        ends_all_sessions: bool = False,
+        needs: tuple[Precondition, ...] = (),
+    ) -> Check:
         if requirement_id not in self.catalog:
             raise ValueError(f"{function.__qualname__}: {requirement_id} is not in spec/requirements.toml")
         requirement = self.catalog.get(requirement_id)
@@ -73,7 +88,7 @@ class Registry:
         existing = self._checks.get(requirement_id)
         if existing is not None and existing.function is not function:
             raise ValueError(f"{requirement_id} already has a check: {existing.function.__module__}.{existing.name}")
-        check = Check(requirement=requirement, function=function, ends_all_sessions=ends_all_sessions)
+        check = Check(requirement=requirement, function=function, ends_all_sessions=ends_all_sessions, needs=needs)
         self._checks[requirement_id] = check
         return check
 
@@ -109,14 +124,16 @@ class Registry:
 REGISTRY = Registry(load_catalog())
 
 
-def requirement(requirement_id: str, *, ends_all_sessions: bool = False) -> Callable[[F], F]:
+def requirement(
+    requirement_id: str, *, ends_all_sessions: bool = False, needs: tuple[Precondition, ...] = ()
+) -> Callable[[F], F]:
     """Register the decorated function as the check of ``requirement_id``.
 
     Level, title and references come from the catalogue; an unknown ID fails at import.
     """
 
     def decorate(function: F) -> F:
-        REGISTRY.register(requirement_id, function, ends_all_sessions=ends_all_sessions)
+        REGISTRY.register(requirement_id, function, ends_all_sessions=ends_all_sessions, needs=needs)
         return function
 
     return decorate

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TypeVar
 
-from .. import expect
+from .. import expect, preconditions
 from ..context import CheckContext, DeviceGroup
 from ..device import Device, Exchange, Tokens, User
 from ..errors import CheckSkipped, TargetError
@@ -147,7 +147,7 @@ def concurrent_refreshes_leave_one_live_successor(ctx: CheckContext) -> None:
 
 # ASVS 5.0 V7.4.1: "Verify that when session termination is triggered (such as logout or
 # expiration), the application disallows any further use of the session."
-@requirement("CON-02")
+@requirement("CON-02", needs=(preconditions.logout,))
 def logout_racing_refresh_leaves_no_live_token(ctx: CheckContext) -> None:
     """Logout and refresh of one session fired together: afterwards no refresh token from either works.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import expect
+from .. import expect, preconditions
 from ..context import CheckContext
 from ..device import Exchange, SetCookie, Tokens, decode_unverified
 from ..errors import CheckSkipped, DeviationDeclared
@@ -214,7 +214,7 @@ def _attribute_tuple(cookie: SetCookie) -> tuple[str | None, str | None]:
 # draft-ietf-httpbis-rfc6265bis §4.1.1: "Servers SHOULD NOT include more than one Set-Cookie
 # header field in the same response with the same cookie-name."; replacement is keyed on name,
 # domain and path (§5.7), so login, refresh and logout must agree on them.
-@requirement("CKE-08")
+@requirement("CKE-08", needs=(preconditions.token_cookies,))
 def set_cookie_headers_are_consistent(ctx: CheckContext) -> None:
     """No response sets a token cookie twice or repeats an attribute; Path/Domain agree across responses."""
     names = _token_cookie_names(ctx)
@@ -263,7 +263,7 @@ def set_cookie_headers_are_consistent(ctx: CheckContext) -> None:
 
 # ASVS 5.0 V3.3.4: session tokens for browser clients are delivered only in cookies, so scripts
 # never see them.
-@requirement("CKE-09")
+@requirement("CKE-09", needs=(preconditions.token_cookies,))
 def cookie_tokens_not_also_in_body(ctx: CheckContext) -> None:
     """When cookies carry the session, token values are not also in the JSON body."""
     _token_cookie_names(ctx)
@@ -292,7 +292,7 @@ def cookie_tokens_not_also_in_body(ctx: CheckContext) -> None:
 
 # Seed design: the refresh endpoint sets both cookies again; a stale cookie would keep
 # presenting a used refresh token.
-@requirement("CKE-10")
+@requirement("CKE-10", needs=(preconditions.token_cookies,))
 def refresh_updates_token_cookies(ctx: CheckContext) -> None:
     """When cookies carry the tokens, a refresh sets both cookies again with the new values."""
     names = _token_cookie_names(ctx)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from .. import expect
+from .. import expect, preconditions
 from ..context import EXPIRY_SLACK, CheckContext, Wait
 from ..device import Device, Exchange, Tokens
 from ..errors import CalibrationError, CheckSkipped, DeviationDeclared
@@ -348,7 +348,7 @@ def expired_refresh_token_is_rejected(ctx: CheckContext) -> Generator[Wait, None
 
 # RFC 9700 §4.14.2: "Refresh tokens SHOULD expire if the client has been inactive for some time,
 # i.e., the refresh token has not been used to obtain fresh access tokens for some time."
-@requirement("EXP-07")
+@requirement("EXP-07", needs=(preconditions.idle_timeout,))
 def idle_refresh_token_is_rejected(ctx: CheckContext) -> Generator[Wait, None, None]:
     """A refresh token left unused past the declared policy.idle_timeout is rejected."""
     idle = ctx.profile.policy.idle_timeout

@@ -10,7 +10,7 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
-from .. import expect
+from .. import expect, preconditions
 from ..context import CheckContext
 from ..device import Exchange, User
 from ..errors import CheckSkipped, DeviationDeclared, TargetError
@@ -190,7 +190,10 @@ TIMING_ALPHA = 0.001
 # OWASP Authentication Cheat Sheet, Authentication and Error Messages: a "quick exit" for an
 # unknown user makes "the response time ... significantly different"; ASVS 5.0 V6.3.8 names
 # response times among the things that must not reveal accounts.
-@requirement("LGN-03")
+@requirement(
+    "LGN-03",
+    needs=(preconditions.register_because("the samples for a wrong password would trip the account's throttling"),),
+)
 def failed_logins_do_not_differ_in_timing(ctx: CheckContext) -> None:
     """An unknown account costs as long as a wrong password (interleaved samples, Mann-Whitney U)."""
     if ctx.profile.register is None:
@@ -234,7 +237,7 @@ def failed_logins_do_not_differ_in_timing(ctx: CheckContext) -> None:
 
 # ASVS 5.0 V6.3.8: valid users cannot be deduced from failed authentication challenges, and
 # this includes the registration flow.
-@requirement("LGN-04")
+@requirement("LGN-04", needs=(preconditions.register,))
 def registration_does_not_reveal_accounts(ctx: CheckContext) -> None:
     """Registering an existing email, or an existing username, answers like registering a new one."""
     spec = ctx.profile.register
@@ -373,7 +376,10 @@ THROTTLE_ATTEMPTS = 50
 
 # ASVS 5.0 V6.3.1: controls to prevent credential stuffing and password brute force are
 # implemented; OWASP Authentication Cheat Sheet, Login Throttling.
-@requirement("LGN-07")
+@requirement(
+    "LGN-07",
+    needs=(preconditions.register_because("hammering a configured account with wrong passwords would lock it"),),
+)
 def failed_logins_are_throttled(ctx: CheckContext) -> None:
     """Repeated wrong passwords for one account lead to 429, a delay or a lockout."""
     if ctx.profile.register is None:

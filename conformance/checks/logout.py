@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from .. import expect
+from .. import expect, preconditions
 from ..context import CheckContext, Wait
 from ..device import Device, Exchange, Tokens, shorten
 from ..errors import CheckSkipped, DeviationDeclared
@@ -20,7 +20,7 @@ def _logout_spec(ctx: CheckContext) -> LogoutSpec:
 
 # ASVS 5.0 V7.4.1: when session termination is triggered (such as logout or expiration), the
 # application disallows any further use of the session.
-@requirement("LGO-01")
+@requirement("LGO-01", needs=(preconditions.logout,))
 def logout_kills_refresh_token(ctx: CheckContext) -> None:
     """After logout (by every declared presentation), the session's refresh token is rejected."""
     spec = _logout_spec(ctx)
@@ -42,7 +42,7 @@ def logout_kills_refresh_token(ctx: CheckContext) -> None:
 
 # ASVS 5.0 V7.4.1: for self-contained tokens this means a deny list or a per-user cut-off, so
 # an access token dies with its session.
-@requirement("LGO-02")
+@requirement("LGO-02", needs=(preconditions.logout,))
 def logout_kills_access_token(ctx: CheckContext) -> None:
     """After logout the session's access token is rejected, and replaying logout gets a 4xx."""
     spec = _logout_spec(ctx)
@@ -69,7 +69,13 @@ def logout_kills_access_token(ctx: CheckContext) -> None:
 
 # draft-ietf-httpbis-rfc6265bis §5.6.2: a Max-Age of zero or less makes the cookie expire at
 # once; the deleting Set-Cookie must name the same cookie (name, domain, path: §5.7).
-@requirement("LGO-03")
+@requirement(
+    "LGO-03",
+    needs=(
+        preconditions.logout,
+        preconditions.token_cookies,
+    ),
+)
 def logout_clears_token_cookies(ctx: CheckContext) -> None:
     """Logout deletes each token cookie with the same name, Path and Domain as login set."""
     spec = _logout_spec(ctx)
@@ -109,7 +115,7 @@ def logout_clears_token_cookies(ctx: CheckContext) -> None:
 
 # OWASP Session Management Cheat Sheet: the Clear-Site-Data header on logout clears the
 # browser's cookies, storage and cache for the origin.
-@requirement("LGO-04")
+@requirement("LGO-04", needs=(preconditions.logout,))
 def logout_sends_clear_site_data(ctx: CheckContext) -> None:
     """The logout response carries Clear-Site-Data naming cookies, storage or cache."""
     spec = _logout_spec(ctx)
@@ -129,7 +135,7 @@ def logout_sends_clear_site_data(ctx: CheckContext) -> None:
 
 # OWASP Session Management Cheat Sheet, Simultaneous Session Logons: each session is its own;
 # ending one must not end the user's others.
-@requirement("LGO-05")
+@requirement("LGO-05", needs=(preconditions.logout,))
 def logout_leaves_other_sessions_alive(ctx: CheckContext) -> None:
     """After one session logs out, another session of the same user still works."""
     spec = _logout_spec(ctx)
@@ -154,7 +160,7 @@ def logout_leaves_other_sessions_alive(ctx: CheckContext) -> None:
 
 
 # ASVS 5.0 V7.5.2: users can view and terminate any or all of their active sessions.
-@requirement("LGO-06", ends_all_sessions=True)
+@requirement("LGO-06", ends_all_sessions=True, needs=(preconditions.logout_all,))
 def logout_all_ends_every_session(ctx: CheckContext) -> None:
     """After logout-all, every session's refresh token, and earlier access tokens, are rejected.
 
@@ -190,7 +196,7 @@ def logout_all_ends_every_session(ctx: CheckContext) -> None:
 
 # ASVS 5.0 V3.5.3: sensitive functionality uses POST (or another unsafe method), never GET,
 # so a link or an image cannot trigger it.
-@requirement("LGO-08")
+@requirement("LGO-08", needs=(preconditions.logout,))
 def logout_cannot_be_triggered_by_get(ctx: CheckContext) -> None:
     """A GET to the logout endpoint, with the session's credentials, does not end the session."""
     spec = _logout_spec(ctx)
@@ -225,7 +231,7 @@ def logout_cannot_be_triggered_by_get(ctx: CheckContext) -> None:
 
 # ASVS 5.0 V7.4.1: "Verify that when session termination is triggered (such as logout or
 # expiration), the application disallows any further use of the session."
-@requirement("LGO-09")
+@requirement("LGO-09", needs=(preconditions.logout,))
 def logout_works_after_the_access_token_expired(ctx: CheckContext) -> Generator[Wait, None, None]:
     """With the access token expired, logout presenting the refresh token ends the session.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .. import expect, jwt_probes
+from .. import expect, jwt_probes, preconditions
 from ..context import CheckContext
 from ..device import Exchange, shorten
 from ..errors import CheckSkipped, TargetError
@@ -113,7 +113,7 @@ def empty_bearer_credential_is_refused(ctx: CheckContext) -> None:
 # RFC 6750 §3.1: "The request requires higher privileges than provided by the access token. The
 # resource server SHOULD respond with the HTTP 403 (Forbidden) status code and MAY include the
 # "scope" attribute with the scope necessary to access the protected resource."
-@requirement("PRO-04")
+@requirement("PRO-04", needs=(preconditions.privileged_path,))
 def insufficient_rights_get_forbidden(ctx: CheckContext) -> None:
     """A normal user's valid token on the declared privileged route gets 403 (not 401, 404 or 200)."""
     path = ctx.profile.policy.privileged_path
@@ -171,7 +171,7 @@ def access_token_not_accepted_in_url(ctx: CheckContext) -> None:
 
 # RFC 6750 §5.3: "Implementations that do store bearer tokens in cookies MUST take precautions
 # against cross-site request forgery."
-@requirement("PRO-07")
+@requirement("PRO-07", needs=(preconditions.cookie_presentation,))
 def cookie_access_tokens_have_csrf_protection(ctx: CheckContext) -> None:
     """The access cookie is SameSite=Lax/Strict, or a cross-site form POST riding on it is refused."""
     profile = ctx.profile

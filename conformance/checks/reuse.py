@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from .. import expect
+from .. import expect, preconditions
 from ..context import EXPIRY_SLACK, CheckContext, DeviceGroup, Wait
 from ..device import Device, Exchange, Tokens
 from ..errors import CheckSkipped, DeviationDeclared, TargetError
@@ -211,7 +211,7 @@ def reuse_revocation_is_scoped_to_the_family(ctx: CheckContext) -> None:
 
 # RFC 9700 §4.14.2: "The previous refresh token is invalidated, but information about the
 # relationship is retained by the authorization server."
-@requirement("REU-07")
+@requirement("REU-07", needs=(preconditions.grace_window,))
 def grace_window_retry_never_branches(ctx: CheckContext) -> None:
     """Within the declared grace window, a retry of R1 after R1 -> R2 returns R2 itself or is refused."""
     grace = ctx.profile.policy.concurrent_refresh_grace

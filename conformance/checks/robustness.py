@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from .. import expect, jwt_probes
+from .. import expect, jwt_probes, preconditions
 from ..context import CheckContext
 from ..device import Device, Exchange, Tokens, User, shorten
 from ..errors import CheckSkipped
@@ -212,7 +212,7 @@ def _both_sources(device: Device, ctx: CheckContext, *, body_token: str, cookie_
 
 
 # RFC 6750 §2: "Clients MUST NOT use more than one method to transmit the token in each request."
-@requirement("RBS-03")
+@requirement("RBS-03", needs=(preconditions.two_refresh_presentations,))
 def conflicting_refresh_sources_cannot_bypass_reuse_detection(ctx: CheckContext) -> None:
     """A used refresh token beside a valid one (body and cookie, both orders) is refused and counts as reuse."""
     profile = ctx.profile
@@ -256,7 +256,7 @@ _MAX_AGE = re.compile(r"(?:^|;)\s*max-age\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
 
 # RFC 6749 §10.4: "Refresh tokens MUST only be transmitted using TLS as described in Section 1.6
 # with server authentication as defined by [RFC2818]."
-@requirement("RBS-04")
+@requirement("RBS-04", needs=(preconditions.https_target,))
 def tokens_travel_over_tls_with_hsts(ctx: CheckContext) -> None:
     """An https target's token and protected responses carry Strict-Transport-Security max-age >= 1 year."""
     target = ctx.config.target
