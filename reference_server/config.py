@@ -208,18 +208,19 @@ class Settings:
         """Settings for tests: random 48-byte secrets, bcrypt cost 4, a new temporary database,
         127.0.0.1 on port 0, and throttling generous enough that only a test aiming at it trips it.
         """
-        directory = tempfile.mkdtemp(prefix="tokenconform-")
         values: dict[str, Any] = {
             "access_secret": generate_secret(),
             "refresh_secret": generate_secret(),
             "bcrypt_rounds": 4,
-            "db_path": os.path.join(directory, "tokenconform.db"),
             "port": 0,
             "host": "127.0.0.1",
             "login_max_failures": 1000,
             "login_max_client_failures": 100_000,
         }
         values.update(overrides)
+        if "db_path" not in values:
+            # Only when the caller gives none: a temporary directory nobody removes is litter.
+            values["db_path"] = os.path.join(tempfile.mkdtemp(prefix="tokenconform-"), "tokenconform.db")
         return cls(**values)
 
     def replace(self, **changes: Any) -> Settings:

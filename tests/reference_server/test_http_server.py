@@ -102,7 +102,7 @@ def test_an_unexpected_exception_is_a_json_500_without_details(tmp_path: Path, c
     assert "secret detail" in capfd.readouterr().err
 
 
-def test_store_locked_past_its_deadline_answers_503_not_500():
+def test_store_locked_past_its_deadline_answers_503_not_500(tmp_path):
     """Issue 2: never a 500 from "database is locked"; overload is a 503 with Retry-After."""
     import requests
 
@@ -116,7 +116,7 @@ def test_store_locked_past_its_deadline_answers_503_not_500():
         def get_user_by_email(self, email):
             raise StoreBusy(f"{self.path}: still locked after retrying")
 
-    settings = Settings.for_testing()
+    settings = Settings.for_testing(db_path=str(tmp_path / "locked.db"))
     store = LockedStore(settings.db_path)
     try:
         app = create_app(settings, service=SessionService(settings, store))

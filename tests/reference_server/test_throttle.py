@@ -111,7 +111,7 @@ def test_test_settings_and_defaults() -> None:
     # run (Settings.for_testing) stay generous, so they never throttle themselves from 127.0.0.1.
     defaults = Settings.from_env({"ACCESS_TOKEN_SECRET": "a" * 40, "REFRESH_TOKEN_SECRET": "b" * 40})
     assert (defaults.login_max_client_failures, defaults.trusted_proxy_hops) == (100, 0)
-    assert Settings.for_testing().login_max_client_failures >= 10_000
+    assert Settings.for_testing(db_path="unused.db").login_max_client_failures >= 10_000
     env = {"ACCESS_TOKEN_SECRET": "a" * 40, "REFRESH_TOKEN_SECRET": "b" * 40, "TRUSTED_PROXY_HOPS": "2"}
     assert Settings.from_env(env, login_max_client_failures="7").login_max_client_failures == 7
     assert Settings.from_env(env).trusted_proxy_hops == 2
