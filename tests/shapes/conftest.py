@@ -121,9 +121,9 @@ def oauth2_opaque_shape(**options: Any) -> Shape:
 
 def seed_express_shape() -> Shape:
     """The seed's Express backend in development: non-Secure cookies over http, no jti."""
-    backend = SeedBackend(
-        access_secret=_secret(), refresh_secret=_secret(), access_ttl=ACCESS_TTL, refresh_ttl=REFRESH_TTL
-    )
+    # Identical same-second tokens make the suite space a user's logins a second apart, so this
+    # shape gets lifetimes long enough for several spaced steps.
+    backend = SeedBackend(access_secret=_secret(), refresh_secret=_secret(), access_ttl=5, refresh_ttl=12)
     return Shape(str(_HERE / "seed_express.toml"), create_seed_app(backend), {})
 
 
