@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import bottle
 
+from .engines import open_store
 from .errors import ApiError, ServiceUnavailable, bearer_challenge
 from .routes import check_body_size, install_routes
 from .sessions import SessionService
-from .sqlite_store import SqliteStore
 from .store import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -113,8 +113,8 @@ def create_app(
     """The reference API as a WSGI app.
 
     Args:
-        settings: the configuration; ``settings.db_path`` opens a ``SqliteStore`` unless
-            ``store`` is given.
+        settings: the configuration; unless ``store`` is given, ``settings.database`` (a
+            ``postgresql://`` URL, else a SQLite file) is opened with ``open_store``.
         store: a store to use; the caller keeps ownership and closes it. A store opened here is
             closed by ``app.close()``.
         clock: epoch seconds, for tests that control time; defaults to ``time.time``.
@@ -126,7 +126,9 @@ def create_app(
     else:
         owns_store = store is None
         if store is None:
-            store = SqliteStore(settings.db_path)
+            # One pooled connection per waitress thread at most (PostgreSQL); SQLite keeps one
+            # per thread by itself.
+            store = open_store(settings.database, pool_size=settings.threads)
         now = clock or time.time
         service = SessionService(settings, store, clock=now)
 
@@ -137,7 +139,8 @@ def create_app(
     if owns_store:
         # A caller that never calls app.close() (e.g. one that wraps the app in middleware)
         # still gets the store closed once the app is garbage: open SQLite connections left to
-        # the garbage collector are a ResourceWarning from Python 3.13 on.
+        # the garbage collector are a ResourceWarning from Python 3.13 on, and a PostgreSQL
+        # pool keeps its connections and threads until closed.
         weakref.finalize(app, store.close)
     for code in range(400, 600):
         app.error(code, callback=_render_error)

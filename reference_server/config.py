@@ -85,8 +85,11 @@ class Settings:
     host: str = "127.0.0.1"
     #: 0 binds an ephemeral port
     port: int = 8000
-    #: SQLite database file [DATABASE_PATH]
+    #: SQLite database file [DATABASE_PATH]; used unless ``database_url`` is set
     db_path: str = "tokenconform.db"
+    #: a ``postgresql://`` URL selecting the PostgreSQL store instead of SQLite [DATABASE_URL];
+    #: kept out of repr, since it may carry a password
+    database_url: str = field(default="", repr=False)
     #: secret for access tokens [ACCESS_TOKEN_SECRET]; at least 32 bytes
     access_secret: str = field(repr=False)
     #: secret for refresh tokens [REFRESH_TOKEN_SECRET]; at least 32 bytes, differs from the above
@@ -121,6 +124,9 @@ class Settings:
     trusted_proxy_hops: int = 0
     #: WSGI worker threads [SERVER_THREADS]
     threads: int = 8
+    #: server processes sharing the listening socket (``serve --workers``); more than one needs
+    #: a database every process can share safely, PostgreSQL above all [SERVER_WORKERS]
+    workers: int = 1
     #: request bodies over this get 413
     max_body_bytes: int = 65536
     #: open connections waitress accepts before it stops accepting; idle ones count, so this is
@@ -205,8 +211,9 @@ class Settings:
 
     @classmethod
     def for_testing(cls, **overrides: Any) -> Settings:
-        """Settings for tests: random 48-byte secrets, bcrypt cost 4, a new temporary database,
-        127.0.0.1 on port 0, and throttling generous enough that only a test aiming at it trips it.
+        """Settings for tests: random 48-byte secrets, bcrypt cost 4, a new temporary SQLite
+        database (unless ``db_path`` or ``database_url`` is given), 127.0.0.1 on port 0, and
+        throttling generous enough that only a test aiming at it trips it.
         """
         values: dict[str, Any] = {
             "access_secret": generate_secret(),
@@ -218,10 +225,15 @@ class Settings:
             "login_max_client_failures": 100_000,
         }
         values.update(overrides)
-        if "db_path" not in values:
+        if "db_path" not in values and not values.get("database_url"):
             # Only when the caller gives none: a temporary directory nobody removes is litter.
             values["db_path"] = os.path.join(tempfile.mkdtemp(prefix="tokenconform-"), "tokenconform.db")
         return cls(**values)
+
+    @property
+    def database(self) -> str:
+        """What the store opens: ``database_url`` when set, else the SQLite file ``db_path``."""
+        return self.database_url or self.db_path
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied (and validated)."""
@@ -231,6 +243,7 @@ class Settings:
 #: field -> the seed's (or our) env var name
 _ENV_BY_FIELD: dict[str, str] = {
     "db_path": "DATABASE_PATH",
+    "database_url": "DATABASE_URL",
     "access_secret": "ACCESS_TOKEN_SECRET",
     "refresh_secret": "REFRESH_TOKEN_SECRET",
     "access_ttl": "ACCESS_TOKEN_EXPIRY",
@@ -246,6 +259,7 @@ _ENV_BY_FIELD: dict[str, str] = {
     "login_max_client_failures": "LOGIN_MAX_CLIENT_FAILURES",
     "trusted_proxy_hops": "TRUSTED_PROXY_HOPS",
     "threads": "SERVER_THREADS",
+    "workers": "SERVER_WORKERS",
     "connection_limit": "SERVER_CONNECTION_LIMIT",
     "channel_timeout": "SERVER_CHANNEL_TIMEOUT",
 }
@@ -260,6 +274,7 @@ _INTS = frozenset(
         "login_max_client_failures",
         "trusted_proxy_hops",
         "threads",
+        "workers",
         "max_body_bytes",
         "connection_limit",
     }
@@ -310,12 +325,24 @@ def _check_text(value: Any, name: str) -> None:
         raise ConfigError(name, f"expected a non-empty string, got {value!r}")
 
 
+def _check_database_url(value: Any, name: str) -> None:
+    # Lazy: engines imports store, which config must not need at import time.
+    from .engines import POSTGRES_SCHEMES, is_postgres_url
+
+    if not isinstance(value, str):
+        raise ConfigError(name, f"expected a URL, got {value!r}")
+    if value and not is_postgres_url(value):
+        # Any other value is refused rather than guessed at: a SQLite file is DATABASE_PATH.
+        raise ConfigError(name, f"expected a URL starting with {' or '.join(POSTGRES_SCHEMES)}")
+
+
 _VALIDATORS: dict[str, Callable[[Any, str], None]] = {
     "access_secret": _check_text,
     "refresh_secret": _check_text,
     "host": _check_text,
     "port": _check_range(0, 65535),
     "db_path": _check_text,
+    "database_url": _check_database_url,
     "access_ttl": _check_range(1),
     "refresh_ttl": _check_range(1),
     "session_max_age": _check_range(1),
@@ -331,6 +358,7 @@ _VALIDATORS: dict[str, Callable[[Any, str], None]] = {
     "login_max_client_failures": _check_range(1),
     "trusted_proxy_hops": _check_range(0, 32),
     "threads": _check_range(1, 1024),
+    "workers": _check_range(1, 256),
     "max_body_bytes": _check_range(1),
     "connection_limit": _check_range(1, 100_000),
     "channel_timeout": _check_range(1),

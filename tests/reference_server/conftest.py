@@ -1,4 +1,11 @@
-"""Fixtures for HTTP tests: a real ReferenceServer on 127.0.0.1:0 and a client that checks every reply.
+"""Fixtures: a database of each engine, a real ReferenceServer on 127.0.0.1:0, and a client that
+checks every reply.
+
+Every test that uses a store or a server (``database``, ``new_database``, ``start_server``,
+``make_api``, ``api``, ``api_with_store``) runs once per engine: ``[sqlite]`` always, and
+``[postgres]`` on the server named by ``TOKENCONFORM_TEST_POSTGRES_URL`` (``eval "$(bash
+scripts/postgres.sh start)"`` starts one). Without a reachable server the PostgreSQL runs skip,
+except when ``CI=true``: CI installs PostgreSQL, so there they fail (:mod:`.engines`).
 
 Every request made through ``api`` also asserts what must hold for any response of the reference
 server: no 5xx but a 503 with Retry-After, JSON bodies labelled ``application/json``, a
@@ -21,7 +28,11 @@ from requests.structures import CaseInsensitiveDict
 from reference_server.app import create_app
 from reference_server.config import Settings
 from reference_server.server import ReferenceServer
-from reference_server.store import SqliteStore
+from reference_server.store import Store
+
+from .engines import ENGINES, Database, Databases, postgres_url
+
+__all__ = ["Database", "Databases"]
 
 PASSWORD = "correct horse battery"
 _users = itertools.count(1)
@@ -188,13 +199,49 @@ def check_invariants(reply: Reply, method: str) -> None:
 # ---------------------------------------------------------------- fixtures
 
 
+@pytest.fixture(scope="session", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" or "postgres": every test using a database runs once with each."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def databases(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Databases:
+    """Makes and drops databases of ``engine`` (PostgreSQL: one schema each)."""
+    if engine == "postgres":
+        return Databases(engine, tmp_path_factory.mktemp("sqlite"), postgres_url())
+    return Databases(engine, tmp_path_factory.mktemp("sqlite"))
+
+
 @pytest.fixture
-def start_server(tmp_path: Any) -> Iterator[Callable[..., ReferenceServer]]:
-    """Start ReferenceServers with ``Settings.for_testing(**overrides)``; all stopped at teardown."""
+def new_database(databases: Databases) -> Iterator[Callable[[], Database]]:
+    """``new_database()``: a fresh, empty database; every one is dropped after the test."""
+    made: list[Database] = []
+
+    def new() -> Database:
+        made.append(databases.create())
+        return made[-1]
+
+    yield new
+    for database in made:
+        databases.drop(database)
+
+
+@pytest.fixture
+def database(new_database: Callable[[], Database]) -> Database:
+    """One fresh database of the engine under test."""
+    return new_database()
+
+
+@pytest.fixture
+def start_server(new_database: Callable[[], Database]) -> Iterator[Callable[..., ReferenceServer]]:
+    """Start ReferenceServers with ``Settings.for_testing(**overrides)``, each on a database of its
+    own (of the engine under test); all stopped at teardown, before their databases are dropped."""
     started: list[ReferenceServer] = []
 
     def start(**overrides: Any) -> ReferenceServer:
-        overrides.setdefault("db_path", str(tmp_path / f"server{len(started)}.db"))
+        if "db_path" not in overrides and "database_url" not in overrides:
+            overrides.update(new_database().overrides())
         server = ReferenceServer(Settings.for_testing(**overrides)).start()
         started.append(server)
         return server
@@ -226,10 +273,10 @@ def api(make_api: Callable[..., Api]) -> Api:
 
 
 @pytest.fixture
-def api_with_store(tmp_path: Any) -> Iterator[tuple[Api, SqliteStore]]:
+def api_with_store(database: Database) -> Iterator[tuple[Api, Store]]:
     """A client of a server whose store the test can inspect."""
-    settings = Settings.for_testing(db_path=str(tmp_path / "inspected.db"))
-    store = SqliteStore(settings.db_path)
+    settings = database.settings()
+    store = database.open()
     server = ReferenceServer(settings, app=create_app(settings, store)).start()
     api = Api(server)
     try:

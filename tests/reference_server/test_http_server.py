@@ -12,7 +12,9 @@ from reference_server.app import create_app
 from reference_server.config import Settings
 from reference_server.server import ReferenceServer
 from reference_server.sessions import Principal, PublicUser, SessionService
-from reference_server.store import SqliteStore
+from reference_server.store import Store
+
+from .engines import Database
 
 
 def test_binds_an_ephemeral_port_and_stops(tmp_path: Path) -> None:
@@ -37,24 +39,24 @@ def test_two_servers_side_by_side(tmp_path: Path) -> None:
         two.stop()
 
 
-def test_stop_without_start_releases_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stop_without_start_releases_the_store(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """A server that never started still closes the store its app opened, once."""
     import reference_server.app
 
-    opened: list[SqliteStore] = []
-    closes: list[SqliteStore] = []
+    opened: list[Store] = []
+    closes: list[Store] = []
 
-    class Recording(SqliteStore):
-        def __init__(self, path: str) -> None:
-            super().__init__(path)
+    class Recording(database.store_class()):  # type: ignore[misc]
+        def __init__(self, target: str, **kwargs: Any) -> None:
+            super().__init__(target, **kwargs)
             opened.append(self)
 
         def close(self) -> None:
             closes.append(self)
             super().close()
 
-    monkeypatch.setattr(reference_server.app, "SqliteStore", Recording)
-    server = ReferenceServer(Settings.for_testing(db_path=str(tmp_path / "a.db")))
+    monkeypatch.setattr(reference_server.app, "open_store", lambda target, **kwargs: Recording(target))
+    server = ReferenceServer(database.settings())
     assert len(opened) == 1 and not opened[0].closed
     server.stop()
     assert opened[0].closed
@@ -65,9 +67,9 @@ def test_stop_without_start_releases_the_store(tmp_path: Path, monkeypatch: pyte
     assert closes == opened
 
 
-def test_a_passed_app_is_served_and_left_open(tmp_path: Path) -> None:
-    settings = Settings.for_testing(db_path=str(tmp_path / "a.db"))
-    store = SqliteStore(settings.db_path)
+def test_a_passed_app_is_served_and_left_open(database: Database) -> None:
+    settings = database.settings()
+    store = database.open()
     try:
         with ReferenceServer(settings, app=create_app(settings, store)) as server, requests.Session() as http:
             assert http.get(server.url + "/health", timeout=10).status_code == 200
@@ -81,9 +83,9 @@ class _Exploding(SessionService):
         raise RuntimeError("secret detail /etc/passwd")
 
 
-def test_an_unexpected_exception_is_a_json_500_without_details(tmp_path: Path, capfd: Any) -> None:
-    settings = Settings.for_testing(db_path=str(tmp_path / "a.db"))
-    store = SqliteStore(settings.db_path)
+def test_an_unexpected_exception_is_a_json_500_without_details(database: Database, capfd: Any) -> None:
+    settings = database.settings()
+    store = database.open()
     app = create_app(settings, service=_Exploding(settings, store))
     try:
         with ReferenceServer(settings, app=app) as server, requests.Session() as http:
@@ -102,22 +104,16 @@ def test_an_unexpected_exception_is_a_json_500_without_details(tmp_path: Path, c
     assert "secret detail" in capfd.readouterr().err
 
 
-def test_store_locked_past_its_deadline_answers_503_not_500(tmp_path):
+def test_store_locked_past_its_deadline_answers_503_not_500(database: Database) -> None:
     """Issue 2: never a 500 from "database is locked"; overload is a 503 with Retry-After."""
-    import requests
+    from reference_server.store import StoreBusy
 
-    from reference_server.app import create_app
-    from reference_server.config import Settings
-    from reference_server.server import ReferenceServer
-    from reference_server.sessions import SessionService
-    from reference_server.store import SqliteStore, StoreBusy
+    class LockedStore(database.store_class()):  # type: ignore[misc]
+        def get_user_by_email(self, email: str) -> Any:
+            raise StoreBusy("still locked after retrying")
 
-    class LockedStore(SqliteStore):
-        def get_user_by_email(self, email):
-            raise StoreBusy(f"{self.path}: still locked after retrying")
-
-    settings = Settings.for_testing(db_path=str(tmp_path / "locked.db"))
-    store = LockedStore(settings.db_path)
+    settings = database.settings()
+    store = LockedStore(database.target)
     try:
         app = create_app(settings, service=SessionService(settings, store))
         with ReferenceServer(settings, app=app) as server, requests.Session() as http:

@@ -1,5 +1,10 @@
 """store.py: atomic rotation, reuse detection, revocation, throttling records, durability.
 
+Every test taking ``store`` or ``database`` runs on each engine (SQLite, PostgreSQL; see
+conftest.py). Tests of SQLite's own machinery (WAL and fsync pragmas, per-thread connections,
+its file lock, kill -9 of the writer, the file's size, max_page_count) take ``sqlite_path``
+instead and run on SQLite only; test_postgres_store.py has PostgreSQL's counterparts.
+
 The rotation tests force the dangerous interleaving with a ``threading.Barrier`` rather than
 hoping a thread pool produces it: every thread has done its reads before any thread writes.
 """
@@ -27,13 +32,21 @@ LATER = NOW + 3600
 
 
 @pytest.fixture
-def db_path(tmp_path):
+def sqlite_path(tmp_path):
+    """A SQLite file, for the tests of SQLite's own machinery (no PostgreSQL run)."""
     return str(tmp_path / "store.db")
 
 
 @pytest.fixture
-def store(db_path):
-    s = SqliteStore(db_path)
+def sqlite_store(sqlite_path):
+    s = SqliteStore(sqlite_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def store(database):
+    s = database.open()
     yield s
     s.close()
 
@@ -76,24 +89,27 @@ def run_threads(count, target):
 # -- set-up and connections -----------------------------------------------------------------------
 
 
-def test_wal_and_full_synchronous(store):
-    conn = store._connection()
+# SQLite only: its pragmas.
+def test_wal_and_full_synchronous(sqlite_store):
+    conn = sqlite_store._connection()
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
 
 
-def test_one_kept_open_connection_per_thread(store):
+# SQLite only: PostgreSQL's connections are a pool's (test_postgres_store.py).
+def test_one_kept_open_connection_per_thread(sqlite_store):
+    store = sqlite_store
     assert store._connection() is store._connection()
     other = run_threads(1, lambda _i: store._connection())[0]
     assert other is not store._connection()
 
 
-def test_reopening_an_existing_database_keeps_its_data(db_path):
-    first = SqliteStore(db_path)
+def test_reopening_an_existing_database_keeps_its_data(database):
+    first = database.open()
     user = make_user(first)
     first.close()
-    second = SqliteStore(db_path)
+    second = database.open()
     try:
         assert second.get_user(user.id) == user
     finally:
@@ -131,11 +147,13 @@ def test_duplicate_username_or_email_is_refused(store, username, email, field):
 # -- rotation -------------------------------------------------------------------------------------
 
 
-def test_only_a_hash_of_the_jti_is_stored(store, db_path):
+def test_only_a_hash_of_the_jti_is_stored(store, database):
     user = make_user(store)
     session = make_session(store, user, jti="the-secret-jti-0")
     store.rotate(session_id=session.id, user_id=user.id, jti="the-secret-jti-0", new_jti="the-secret-jti-1", now=NOW)
-    dump = "\n".join(store._connection().iterdump())
+    tables = ("users", "sessions", "used_refresh_jtis")
+    rows = [row for table in tables for row in database.query(f"SELECT * FROM {table}")]
+    dump = "\n".join(repr(row) for row in rows)
     assert "the-secret-jti" not in dump
     assert jti_hash("the-secret-jti-0") in dump and jti_hash("the-secret-jti-1") in dump
 
@@ -211,7 +229,7 @@ def test_barrier_forced_interleaving_gives_exactly_one_winner(store, round_):
     assert store.get_session(session.id).revoked_reason == "reuse"
 
 
-def test_the_barrier_does_force_the_bad_interleaving(store):
+def test_the_barrier_does_force_the_bad_interleaving(store, database):
     """Control experiment: a read-then-write rotation under the same barrier lets BOTH threads
     win, so the test above would catch one."""
     user = make_user(store)
@@ -219,17 +237,11 @@ def test_the_barrier_does_force_the_bad_interleaving(store):
     barrier = threading.Barrier(2)
 
     def naive_rotate(i):
-        conn = store._connection()
-        (current,) = conn.execute("SELECT current_jti_hash FROM sessions WHERE id = ?", (session.id,)).fetchone()
+        [(current,)] = database.query("SELECT current_jti_hash FROM sessions WHERE id = ?", (session.id,))
         barrier.wait()
         if current != jti_hash("j0"):
             return False
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(
-            "UPDATE sessions SET current_jti_hash = ? WHERE id = ?",
-            (jti_hash(f"new-{i}"), session.id),
-        )
-        conn.execute("COMMIT")
+        database.query("UPDATE sessions SET current_jti_hash = ? WHERE id = ?", (jti_hash(f"new-{i}"), session.id))
         return True
 
     assert run_threads(2, naive_rotate) == [True, True]
@@ -251,9 +263,11 @@ def test_twenty_threads_rotating_one_token_get_exactly_one_success(store):
     assert store.get_session(session.id).revoked_reason == "reuse"
 
 
-def test_a_held_write_lock_is_waited_out_not_raised(db_path):
+# SQLite only: its file lock and busy timeout (PostgreSQL's row locks: test_postgres_store.py).
+def test_a_held_write_lock_is_waited_out_not_raised(sqlite_path):
     """'database is locked' never escapes: the busy timeout is tiny here, so the retry loop
     has to carry the rotation past another connection's long write transaction."""
+    db_path = sqlite_path
     store = SqliteStore(db_path, busy_timeout=0.01)
     try:
         user = make_user(store)
@@ -271,7 +285,9 @@ def test_a_held_write_lock_is_waited_out_not_raised(db_path):
         store.close()
 
 
-def test_a_lock_held_past_the_retry_deadline_is_a_store_error(db_path):
+# SQLite only, as above.
+def test_a_lock_held_past_the_retry_deadline_is_a_store_error(sqlite_path):
+    db_path = sqlite_path
     store = SqliteStore(db_path, busy_timeout=0.01, retry_deadline=0.05)
     blocker = sqlite3.connect(db_path, isolation_level=None)
     try:
@@ -284,7 +300,10 @@ def test_a_lock_held_past_the_retry_deadline_is_a_store_error(db_path):
         store.close()
 
 
-def test_a_committed_rotation_survives_kill_9(db_path):
+# SQLite only: the durability of SQLite's file (WAL, synchronous=FULL) when the process that
+# wrote it dies. PostgreSQL's is the server's, and the client process's death: test_postgres_store.py.
+def test_a_committed_rotation_survives_kill_9(sqlite_path):
+    db_path = sqlite_path
     script = textwrap.dedent(
         f"""
         import os, signal
@@ -419,10 +438,13 @@ def test_failures_of_unique_keys_are_purged_outside_the_window(store):
     assert store.count_all_login_failures() == 1
 
 
-def test_a_failure_costs_the_same_whatever_the_key_length(db_path, store):
+# SQLite only: the file's size (PostgreSQL's tables' size: test_postgres_store.py).
+def test_a_failure_costs_the_same_whatever_the_key_length(sqlite_path, sqlite_store):
     """Issue 8: 400 failed logins with 60 KB emails grew the database to 47 MB. Keys are stored
     as 32-byte hashes, so growth per failure is a small constant."""
     import os
+
+    db_path, store = sqlite_path, sqlite_store
 
     store.record_login_failure("warm-up", now=NOW, window=3600)
     before = os.path.getsize(db_path)
@@ -448,7 +470,8 @@ def test_create_session_under_a_stale_token_version_is_refused(store):
     assert store.create_session(jti="c", token_version=1, **kw).revoked_at is None
 
 
-def test_a_full_database_raises_store_unavailable(db_path):
+# SQLite only: max_page_count (PostgreSQL's disk_full: test_postgres_store.py).
+def test_a_full_database_raises_store_unavailable(sqlite_path):
     """Issue 8: SQLite's own SQLITE_FULL, hit for real through max_page_count, is not swallowed."""
     from reference_server.store import StoreUnavailable
 
@@ -459,8 +482,8 @@ def test_a_full_database_raises_store_unavailable(db_path):
             conn.execute(f"PRAGMA max_page_count = {pages + 1}")
             return conn
 
-    SqliteStore(db_path).close()  # the schema, uncapped
-    store = Capped(db_path)
+    SqliteStore(sqlite_path).close()  # the schema, uncapped
+    store = Capped(sqlite_path)
     try:
         with pytest.raises(StoreUnavailable, match="full"):
             for i in range(10_000):
