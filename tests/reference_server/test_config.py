@@ -186,6 +186,28 @@ def test_for_testing_gives_fresh_random_secrets_and_a_new_database():
     assert (one.bcrypt_rounds, one.port, one.host) == (4, 0, "127.0.0.1")
     assert one.login_max_failures >= 100
     assert two.access_ttl == 3
+    for settings in (one, two):  # the directories are the caller's to remove
+        os.rmdir(os.path.dirname(settings.db_path))
+
+
+def test_for_testing_with_a_database_url_makes_no_directory():
+    s = Settings.for_testing(database_url="postgresql://u:secret@127.0.0.1:5432/db")
+    assert s.database == "postgresql://u:secret@127.0.0.1:5432/db"
+    assert s.db_path == "tokenconform.db"  # the default, unused
+    assert "secret" not in repr(s)
+
+
+def test_database_url_comes_from_database_url_and_must_be_postgresql():
+    env = {"ACCESS_TOKEN_SECRET": "a" * 40, "REFRESH_TOKEN_SECRET": "b" * 40}
+    s = Settings.from_env({**env, "DATABASE_URL": "postgres://h/db", "DATABASE_PATH": "/tmp/x.db"})
+    assert s.database == "postgres://h/db"
+    assert Settings.from_env({**env, "DATABASE_PATH": "/tmp/x.db"}).database == "/tmp/x.db"
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({**env, "DATABASE_URL": "mysql://h/db"})
+    assert info.value.variable == "DATABASE_URL" and "postgresql://" in info.value.message
+    assert Settings.from_env({**env, "SERVER_WORKERS": "4"}).workers == 4
+    with pytest.raises(ConfigError, match="SERVER_WORKERS"):
+        Settings.from_env({**env, "SERVER_WORKERS": "0"})
 
 
 def test_dev_generates_random_secrets_without_any_in_the_environment():

@@ -183,7 +183,7 @@ def _response() -> bottle.BaseResponse:
 
 
 def test_setting_twice_leaves_one_set_cookie_per_name() -> None:
-    settings = Settings.for_testing()
+    settings = Settings.for_testing(db_path="unused.db")
     response = _response()
     response.add_header("Set-Cookie", "unrelated=1; Path=/")
     set_auth_cookies(response, _FakeTokens(), settings, now=100.0)
@@ -195,7 +195,7 @@ def test_setting_twice_leaves_one_set_cookie_per_name() -> None:
 
 
 def test_max_age_rounds_down_and_never_goes_negative() -> None:
-    settings = Settings.for_testing()
+    settings = Settings.for_testing(db_path="unused.db")
     response = _response()
     set_auth_cookies(response, _FakeTokens(), settings, now=999.5)
     parsed = {c.split("=", 1)[0]: c for c in response.headers.getall("Set-Cookie")}
@@ -210,4 +210,4 @@ def test_a_value_that_could_inject_attributes_is_refused() -> None:
     tokens = _FakeTokens()
     tokens.access_token = "x; Domain=evil.example"
     with pytest.raises(ValueError):
-        set_auth_cookies(_response(), tokens, Settings.for_testing(), now=0.0)
+        set_auth_cookies(_response(), tokens, Settings.for_testing(db_path="unused.db"), now=0.0)

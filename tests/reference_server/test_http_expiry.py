@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from reference_server.config import Settings
 from reference_server.server import ReferenceServer
 
 from .conftest import Api, Tokens
+from .engines import Databases
 
 pytestmark = pytest.mark.slow
 
@@ -37,13 +37,11 @@ class Expired:
 
 
 @pytest.fixture(scope="module")
-def expired(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Expired]:
-    directory = tmp_path_factory.mktemp("expiry")
+def expired(databases: Databases) -> Iterator[Expired]:
+    made = [databases.create(), databases.create()]
     servers = [
-        ReferenceServer(
-            Settings.for_testing(db_path=str(directory / f"{n}.db"), access_ttl=ACCESS_TTL, refresh_ttl=refresh_ttl)
-        ).start()
-        for n, refresh_ttl in enumerate((LONG_REFRESH_TTL, SHORT_REFRESH_TTL))
+        ReferenceServer(database.settings(access_ttl=ACCESS_TTL, refresh_ttl=refresh_ttl)).start()
+        for database, refresh_ttl in zip(made, (LONG_REFRESH_TTL, SHORT_REFRESH_TTL), strict=True)
     ]
     api, short_api = Api(servers[0]), Api(servers[1])
     try:
@@ -58,6 +56,8 @@ def expired(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Expired]:
             client.session.close()
         for server in servers:
             server.stop()
+        for database in made:
+            databases.drop(database)
 
 
 def test_expired_access_token_is_401_invalid_token(expired: Expired) -> None:

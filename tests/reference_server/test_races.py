@@ -14,34 +14,39 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import requests
 
 from reference_server.config import Settings
+from reference_server.engines import open_store
 from reference_server.server import ReferenceServer
 from reference_server.sessions import LoginResult, SessionService
-from reference_server.sqlite_store import SqliteStore
 from reference_server.store import VersionChanged
 from reference_server.tokens import decode_access
+
+from .engines import Database
 
 PASSWORD = "correct horse battery"
 
 
-class SlowToCreateSessions(SqliteStore):
-    """Widens the race window: every session insert waits a moment first, so a logout-all lands
-    between a login's read of the user and its insert in nearly every round."""
+def slow_to_create_sessions(database: Database) -> Any:
+    """A store of the engine under test that widens the race window: every session insert waits
+    a moment first, so a logout-all lands between a login's read of the user and its insert in
+    nearly every round."""
 
-    conflicts = 0
+    class SlowToCreateSessions(database.store_class()):  # type: ignore[misc]
+        conflicts = 0
 
-    def create_session(self, **kwargs: Any) -> Any:
-        time.sleep(0.02)
-        try:
-            return super().create_session(**kwargs)
-        except VersionChanged:
-            self.conflicts += 1  # a logout-all committed inside this login: the race was hit
-            raise
+        def create_session(self, **kwargs: Any) -> Any:
+            time.sleep(0.02)
+            try:
+                return super().create_session(**kwargs)
+            except VersionChanged:
+                self.conflicts += 1  # a logout-all committed inside this login: the race was hit
+                raise
+
+    return SlowToCreateSessions(database.target)
 
 
 def _race_round(service: SessionService, email: str, logins: int) -> list[LoginResult]:
@@ -71,9 +76,9 @@ def _race_round(service: SessionService, email: str, logins: int) -> list[LoginR
     return results
 
 
-def test_logout_all_racing_logins_leaves_no_survivor(tmp_path: Path) -> None:
-    settings = Settings.for_testing(db_path=str(tmp_path / "race.db"))
-    store = SlowToCreateSessions(settings.db_path)
+def test_logout_all_racing_logins_leaves_no_survivor(database: Database) -> None:
+    settings = database.settings()
+    store = slow_to_create_sessions(database)
     try:
         service = SessionService(settings, store)
         service.register({"username": "ann", "email": "ann@example.com", "password": PASSWORD, "fullName": "Ann"})
@@ -95,10 +100,10 @@ def test_logout_all_racing_logins_leaves_no_survivor(tmp_path: Path) -> None:
         store.close()
 
 
-def test_logout_all_racing_logins_over_http_leaves_no_working_refresh_token(tmp_path: Path) -> None:
+def test_logout_all_racing_logins_over_http_leaves_no_working_refresh_token(database: Database) -> None:
     """The same race through the HTTP API, without any widened window: every refresh token
     issued under a version older than the final one is refused afterwards."""
-    settings = Settings.for_testing(db_path=str(tmp_path / "http-race.db"))
+    settings = database.settings()
     registration = {"username": "bob", "email": "bob@example.com", "password": PASSWORD, "fullName": "Bob"}
     credentials = {"email": "bob@example.com", "password": PASSWORD}
     with ReferenceServer(settings) as server, requests.Session() as http:
@@ -147,7 +152,7 @@ def _http_round(url: str, credentials: dict[str, str], holder_token: str, *, log
 
 
 def server_version(server: ReferenceServer, settings: Settings) -> int:
-    store = SqliteStore(settings.db_path)
+    store = open_store(settings.database)
     try:
         user = store.get_user_by_email("bob@example.com")
         assert user is not None

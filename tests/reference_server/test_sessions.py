@@ -9,10 +9,8 @@ import bcrypt
 import pytest
 
 from reference_server import tokens
-from reference_server.config import Settings
 from reference_server.errors import Conflict, TooManyRequests, Unauthorized, UnprocessableEntity
 from reference_server.sessions import IssuedTokens, SessionService
-from reference_server.store import SqliteStore
 
 START = 1_800_000_000.0
 PASSWORD = "correct horse battery"
@@ -37,12 +35,14 @@ def clock():
 
 
 @pytest.fixture
-def make_service(tmp_path, clock):
+def make_service(new_database, clock):
+    """Services on a fresh database each, of the engine under test."""
     stores = []
 
     def make(**overrides):
-        settings = Settings.for_testing(db_path=str(tmp_path / f"s{len(stores)}.db"), **overrides)
-        store = SqliteStore(settings.db_path)
+        database = new_database()
+        settings = database.settings(**overrides)
+        store = database.open()
         stores.append(store)
         return SessionService(settings, store, clock=clock)
 

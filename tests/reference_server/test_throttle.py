@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from reference_server.sqlite_store import SqliteStore
 from reference_server.throttle import client_address
 
 from .conftest import PASSWORD, Api
+from .engines import Database
 
 # ---------------------------------------------------------------- who the client is
 
@@ -135,10 +135,36 @@ class FullDiskStore(SqliteStore):
         return super()._retrying(operation, write=write)
 
 
+def full_disk_store(database: Database) -> Any:
+    """A store of the engine under test whose writes fail as on a full disk once ``full`` is set:
+    SQLite's error raised in its retry loop, or PostgreSQL's own disk_full (SQLSTATE 53100)
+    raised by the server, so each engine's real error mapping is what is tested."""
+    if database.engine == "sqlite":
+        return FullDiskStore(database.target)
+    from reference_server.postgres_store import PostgresStore
+
+    class PostgresFullDisk(PostgresStore):
+        full = False
+
+        def _run(self, operation: Callable[[Any], Any], *, write: bool, transaction: bool = False) -> Any:
+            if write and self.full:
+
+                def fail(conn: Any) -> Any:
+                    conn.execute(
+                        "DO $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' "
+                        "USING ERRCODE = 'disk_full'; END $$"
+                    )
+
+                return super()._run(fail, write=True, transaction=transaction)
+            return super()._run(operation, write=write, transaction=transaction)
+
+    return PostgresFullDisk(database.target)
+
+
 @pytest.fixture
-def full_disk(tmp_path: Path) -> Iterator[tuple[Api, FullDiskStore]]:
-    settings = Settings.for_testing(db_path=str(tmp_path / "full.db"), login_max_failures=3)
-    store = FullDiskStore(settings.db_path)
+def full_disk(database: Database) -> Iterator[tuple[Api, Any]]:
+    settings = database.settings(login_max_failures=3)
+    store = full_disk_store(database)
     server = ReferenceServer(settings, app=create_app(settings, store)).start()
     api = Api(server)
     try:
@@ -149,7 +175,7 @@ def full_disk(tmp_path: Path) -> Iterator[tuple[Api, FullDiskStore]]:
         store.close()
 
 
-def test_failed_logins_that_cannot_be_recorded_fail_closed(full_disk: tuple[Api, FullDiskStore]) -> None:
+def test_failed_logins_that_cannot_be_recorded_fail_closed(full_disk: tuple[Api, Any]) -> None:
     """Issue 8: on a full disk failed logins were not recorded, so never throttled. Now a login
     whose failure cannot be written is a 503 with Retry-After, however many are tried."""
     api, store = full_disk
@@ -166,7 +192,7 @@ def test_failed_logins_that_cannot_be_recorded_fail_closed(full_disk: tuple[Api,
     assert api.request("POST", "/login", json_body={"email": user.email, "password": PASSWORD}).status == 200
 
 
-def test_registration_on_a_full_disk_is_503(full_disk: tuple[Api, FullDiskStore]) -> None:
+def test_registration_on_a_full_disk_is_503(full_disk: tuple[Api, Any]) -> None:
     api, store = full_disk
     store.full = True
     reply = api.request(

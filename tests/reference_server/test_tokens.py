@@ -22,7 +22,7 @@ NOW = 1_800_000_000.0
 
 @pytest.fixture(scope="module")
 def settings():
-    return Settings.for_testing(access_ttl=900, refresh_ttl=3600)
+    return Settings.for_testing(db_path="unused.db", access_ttl=900, refresh_ttl=3600)
 
 
 def b64(data: bytes) -> bytes:
@@ -264,7 +264,7 @@ def test_only_strict_compact_serialization_decodes(mangle):
     """Regression: PyJWT accepts an '='-padded signature; RFC 7515 §2 base64url has no padding (TOK-06)."""
     from reference_server.tokens import decode_access, issue_access
 
-    settings = Settings.for_testing()
+    settings = Settings.for_testing(db_path="unused.db")
     issued = issue_access(
         settings,
         user_id="u1",
@@ -284,8 +284,8 @@ def test_cached_verification_still_checks_expiry_and_the_key():
     """The verified-token cache saves PyJWT work; expiry, key and type still decide every use."""
     from reference_server.tokens import decode_access, decode_refresh, issue_access
 
-    settings = Settings.for_testing()
-    other = Settings.for_testing()
+    settings = Settings.for_testing(db_path="unused.db")
+    other = Settings.for_testing(db_path="unused.db")
     issued = issue_access(
         settings,
         user_id="u1",
