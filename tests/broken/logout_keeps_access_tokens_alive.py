@@ -1,6 +1,8 @@
-"""Access tokens are checked by signature and exp only, so they outlive logout (breaks LGO-02).
+"""Logout ends the refresh token but not the session's access tokens (breaks LGO-02).
 
-The session is revoked in the store, so refresh tokens die; stateless access tokens do not.
+Logout revokes the session in the store, so its refresh token dies; the access check still looks
+the session up (reuse detection and logout-all still end access tokens) but, as a server that keeps
+no deny list for logged-out access tokens does, it lets a session ended by logout through until exp.
 """
 
 from __future__ import annotations
@@ -12,16 +14,22 @@ from reference_server.tokens import InvalidToken, decode_access
 from ._service import app_with
 
 
-class StatelessAccessTokens(SessionService):
+class LogoutKeepsAccessTokensAlive(SessionService):
     def authenticate(self, access_token: str | None) -> Principal:
-        if not access_token:
-            raise Unauthorized("Access token required")
         try:
-            claims = decode_access(self.settings, access_token, now=self.clock())
-        except InvalidToken:
-            raise Unauthorized("Invalid access token", invalid_token=True) from None
-        # The defect: no look-up of the session, so logout cannot end this token.
-        return Principal(user_id=claims["_id"], session_id=claims["sid"], claims=dict(claims))
+            return super().authenticate(access_token)
+        except Unauthorized:
+            # Only a token refused for its session (it verified, so decoding it again succeeds).
+            now = self.clock()
+            try:
+                claims = decode_access(self.settings, access_token or "", now=now)
+            except InvalidToken:
+                raise Unauthorized("Invalid token", invalid_token=True) from None
+            session = self.store.get_session(claims["sid"])
+            # The defect: a session revoked by logout (and only by logout) still admits its access tokens.
+            if session is None or session.revoked_reason != "logout" or now >= session.absolute_expires_at:
+                raise
+            return Principal(user_id=claims["_id"], session_id=claims["sid"], claims=dict(claims))
 
 
-create_app = app_with(StatelessAccessTokens)
+create_app = app_with(LogoutKeepsAccessTokensAlive)

@@ -1,9 +1,9 @@
-"""The catalogue and the registry agree one-to-one, and every check has a defect that fails it."""
+"""The catalogue and the registry agree one-to-one, and the self-proof matrix proves every check."""
 
 from __future__ import annotations
 
-import ast
-import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,20 +11,7 @@ import pytest
 from conformance.catalog import load_catalog, parse_catalog
 from conformance.errors import TokenconformError
 from conformance.registry import Registry, load_all_checks
-
-BROKEN = Path(__file__).parents[1] / "broken"
-
-#: Checks whose failing side needs no broken server: the reference server fails them under a
-#: profile or setting that declares otherwise. Each names the test that shows the failure.
-FAILED_WITHOUT_A_VARIANT = {
-    "CKE-09": "test_cookies.py::test_tokens_in_body_fail_a_declared_cookie_only_delivery",
-    "EXP-07": "test_expiry.py (declared_idle_timeout against the reference server)",
-    "LGN-04": "test_login.py::test_registration_disclosure_fails_when_not_declared",
-    "LGN-07": "test_login.py::test_unthrottled_logins_fail",
-    "RBS-04": "test_robustness.py (canned https answers without HSTS, through responses)",
-    "REU-03": "test_reuse.py (reuse_rejected_without_family_revocation, docstring says REU-02..05)",
-    "TOK-14": "test_tokens.py (long_lived_access_token, named for EXP-01)",
-}
+from tests.selfproof.matrix import load_matrix
 
 
 def test_every_automated_requirement_has_exactly_one_check_and_no_other():
@@ -36,24 +23,31 @@ def test_every_automated_requirement_has_exactly_one_check_and_no_other():
     assert all(not r.not_automated_reason for r in catalog.requirements if r.automated)
 
 
-def _variants_by_requirement() -> dict[str, list[str]]:
-    named: dict[str, list[str]] = {}
-    for path in sorted(BROKEN.glob("[!_]*.py")):
-        docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
-        ids = set(re.findall(r"\b[A-Z]{3}-\d\d\b", docstring))
-        assert ids, f"{path.name}: the docstring must name the requirement the defect breaks"
-        for requirement_id in ids:
-            named.setdefault(requirement_id, []).append(path.name)
-    return named
+def test_every_check_is_proven_by_a_row_of_the_self_proof_matrix():
+    """Each check is the ONLY intended failure of some row of tests/selfproof/matrix.toml, or a row
+    declares why not: its defect is inseparable from another requirement's (``inseparable``), or no
+    variant can show it (a ``reference`` or ``elsewhere`` row with its ``why``).
+
+    test_matrix.py runs those rows for real: the failures are seen, and for variants the
+    reference under the same setup passes them.
+    """
+    rows = load_matrix()
+    unproven = {}
+    for check in load_all_checks().all():
+        alone = [r.key for r in rows if r.fails == (check.id,) and r.kind in ("variant", "reference", "elsewhere")]
+        inseparable = [r.key for r in rows if r.kind == "variant" and check.id in r.fails and r.inseparable]
+        if not alone and not inseparable:
+            unproven[check.id] = [r.key for r in rows if check.id in r.expected]
+    assert not unproven, (
+        "checks that no matrix row shows as the only intended failure (id: rows that fail it):\n"
+        + "\n".join(f"  {i}: {where or 'none'}" for i, where in unproven.items())
+    )
 
 
-def test_every_check_has_a_defect_that_fails_it():
-    named = _variants_by_requirement()
-    catalogue = load_catalog()
-    for requirement_id, variants in named.items():
-        assert requirement_id in catalogue, f"{variants} name {requirement_id}, which is not in the catalogue"
-    missing = {c.id for c in load_all_checks().all()} - set(named) - set(FAILED_WITHOUT_A_VARIANT)
-    assert not missing, f"checks never seen failing on a defect: {sorted(missing)}"
+def test_self_proof_doc_is_generated_from_the_matrix():
+    script = Path(__file__).parents[2] / "scripts" / "selfproof_doc.py"
+    completed = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr
 
 
 def test_registry_refuses_unknown_duplicate_and_unautomated_ids():
@@ -70,8 +64,9 @@ def test_registry_refuses_unknown_duplicate_and_unautomated_ids():
         registry.register("ROT-01", two)
     with pytest.raises(ValueError, match="not in spec/requirements.toml"):
         registry.register("ROT-99", two)
+    unautomated = next(r.id for r in load_catalog().requirements if not r.automated)
     with pytest.raises(ValueError, match="automated = false"):
-        registry.register("TOK-12", two)
+        registry.register(unautomated, two)
 
 
 def test_catalogue_refuses_duplicates_and_misfiled_ids():

