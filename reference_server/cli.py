@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sqlite3
 import sys
@@ -35,11 +36,13 @@ _OVERRIDES = {
     "trusted_proxy_hops": "trusted_proxy_hops",
     "connection_limit": "connection_limit",
     "channel_timeout": "channel_timeout",
+    "workers": "workers",
 }
 
 
 #: Settings field -> its flag, for error messages
 _FLAGS = {field: "--" + dest.replace("_", "-") for dest, field in _OVERRIDES.items()}
+_FLAGS["database_url"] = "--db"  # --db takes a SQLite path or a postgresql:// URL
 
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
@@ -54,7 +57,11 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     # same one-line error whether it came from a flag or an env var.
     parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", help="port to bind; 0 picks a free one (default 8000)")
-    parser.add_argument("--db", help="SQLite database file [DATABASE_PATH] (default tokenconform.db)")
+    parser.add_argument(
+        "--db",
+        help="a SQLite database file [DATABASE_PATH] (default tokenconform.db), or a postgresql:// URL "
+        "[DATABASE_URL] for the PostgreSQL store (pip install 'tokenconform[postgres]')",
+    )
     parser.add_argument("--access-ttl", help="access token lifetime: 15m, 2s, 900 ... [ACCESS_TOKEN_EXPIRY]")
     parser.add_argument("--refresh-ttl", help="refresh token lifetime: 7d, 8s ... [REFRESH_TOKEN_EXPIRY]")
     parser.add_argument("--bcrypt-rounds", help="bcrypt cost factor, 4..31 [BCRYPT_ROUNDS] (default 12)")
@@ -75,6 +82,11 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument(
         "--channel-timeout",
         help="a connection must complete a request within this: 30s, 1m ... [SERVER_CHANNEL_TIMEOUT] (default 30s)",
+    )
+    parser.add_argument(
+        "--workers",
+        help="server processes sharing the listening socket, each with --threads threads; more than 1 "
+        "is meant for a postgresql:// database [SERVER_WORKERS] (default 1)",
     )
     parser.add_argument(
         "--mock",
@@ -102,6 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
         return exc.code if isinstance(exc.code, int) else 2
     overrides: dict[str, Any] = {field: getattr(args, dest) for dest, field in _OVERRIDES.items()}
+    if args.db is not None:
+        from .engines import is_postgres_url
+
+        # One flag for either engine; given, it wins over both DATABASE_PATH and DATABASE_URL.
+        if is_postgres_url(args.db):
+            overrides["db_path"], overrides["database_url"] = None, args.db
+        else:
+            overrides["database_url"] = ""
     try:
         settings = Settings.dev(**overrides) if args.dev else Settings.from_env(**overrides)
     except ConfigError as exc:
@@ -118,10 +138,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # config error don't need.
     from .access_log import AccessLog, describe_routes
     from .docs_page import serve_app
+    from .engines import describe
     from .server import ReferenceServer
     from .store import StoreUnavailable
 
     _raise_open_files_limit(settings.connection_limit)
+    if settings.workers > 1:
+        return _serve_workers(settings, mock=args.mock)
     app: Any = None
     try:
         app = serve_app(settings, mock=args.mock)  # /openapi.yaml, /openapi.json, /docs (+ /_mock/ with --mock)
@@ -129,9 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, sqlite3.Error, StoreUnavailable) as exc:
         if app is not None:
             app.close()
-        where = f"{settings.host}:{settings.port}" if isinstance(exc, OSError) else settings.db_path
-        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return _error(f"cannot serve on {where}: {detail}" if isinstance(exc, OSError) else f"{where}: {detail}")
+        return _error(_startup_error(exc, settings, describe(settings.database)))
 
     stopping = threading.Event()
     previous: dict[signal.Signals, Any] = {}
@@ -157,6 +178,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.stop()
         app.close()
     return 0
+
+
+def _startup_error(exc: BaseException, settings: Settings, database: str) -> str:
+    """One line for a failure to start: the address that cannot be bound, or the database."""
+    if isinstance(exc, OSError):
+        return f"cannot serve on {settings.host}:{settings.port}: {exc.strerror or exc}"
+    detail = str(exc)
+    # The PostgreSQL store names its (password-free) URL itself.
+    return detail if detail.startswith(database) else f"{database}: {detail}"
+
+
+def _serve_workers(settings: Settings, *, mock: bool) -> int:
+    """``--workers N`` (N > 1): prepare the database, bind once, fork the workers (workers.py)."""
+    if mock:
+        return _error("--mock runs in one process (its clock and faults live in memory): drop --workers")
+    if not hasattr(os, "fork"):
+        return _error("--workers needs os.fork (POSIX); run one process per port instead")
+    from .docs_page import serve_app
+    from .engines import describe, prepare_database
+    from .server import listening_socket
+    from .store import StoreUnavailable
+    from .workers import run_workers
+
+    try:
+        # Once, before forking: a bad database is reported once, and the workers find the schema
+        # ready. Nothing here leaves a thread or connection behind to be copied by fork().
+        prepare_database(settings.database)
+        sock = listening_socket(settings.host, settings.port)
+    except (OSError, sqlite3.Error, StoreUnavailable) as exc:
+        return _error(_startup_error(exc, settings, describe(settings.database)))
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"tokenconform reference server listening on http://{shown}:{port}", flush=True)
+    print(f"{PROG}: logging each request to stderr as: address method path status ms", file=sys.stderr)
+    print(f"{PROG}: Ctrl-C to stop", file=sys.stderr, flush=True)
+
+    def log(message: str) -> None:
+        print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+    return run_workers(settings, sock, lambda: serve_app(settings), log=log)
 
 
 def _raise_open_files_limit(connection_limit: int) -> None:

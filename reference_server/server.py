@@ -25,7 +25,7 @@ from .app import create_app
 if TYPE_CHECKING:
     from .config import Settings
 
-__all__ = ["ReferenceServer", "WSGIApp"]
+__all__ = ["ReferenceServer", "WSGIApp", "listening_socket"]
 
 #: a WSGI application (PEP 3333)
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -101,6 +101,19 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` and already listening: ``serve --workers`` binds it once,
+    before forking, and every worker process serves connections from it (the kernel queues them
+    from the moment ``listen`` returns, so none is refused while the workers start)."""
+    sock = _bind(host, port)
+    try:
+        sock.listen(BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 def _close_dispatchers(server: Any, socket_map: dict[int, Any]) -> None:
     """Close the listening socket and every connection in ``socket_map``, and empty it (which
     ends the wasyncore loop), leaving the trigger pipe open for the caller to close."""
@@ -127,9 +140,12 @@ class ReferenceServer:
             requests.get(srv.url + "/health")
     """
 
-    def __init__(self, settings: Settings, *, app: WSGIApp | None = None) -> None:
+    def __init__(self, settings: Settings, *, app: WSGIApp | None = None, sock: socket.socket | None = None) -> None:
         #: the settings the server binds with (``host``, ``port``, ``threads``)
         self.settings = settings
+        # A socket bound (and listening) by the caller, shared with other processes; None binds
+        # settings.host:settings.port in start().
+        self._sock = sock
         self._owns_app = app is None
         #: the WSGI application served
         self.app: Any = create_app(settings) if app is None else app
@@ -142,7 +158,7 @@ class ReferenceServer:
         if self._server is not None:
             raise RuntimeError("ReferenceServer is already started")
         try:
-            sock = _bind(self.settings.host, self.settings.port)
+            sock = self._sock if self._sock is not None else _bind(self.settings.host, self.settings.port)
             try:
                 server = create_server(
                     self.app,
