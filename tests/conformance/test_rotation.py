@@ -27,3 +27,40 @@ def test_passes_on_reference_server(reference_results, requirement_id):
 def test_fails_on_its_defect(defect, requirement_id):
     result = run_against([requirement_id], defect=defect)[requirement_id]
     assert_outcome(result, Outcome.FAILED)
+
+
+def _refresh_by_bearer(app):
+    """The reference API, except that /refresh takes the refresh token from Authorization: Bearer
+    (as some APIs do) instead of the body or cookie."""
+    import io
+    import json as json_module
+
+    def wrapped(environ, start_response):
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        if environ.get("PATH_INFO") == "/refresh" and header.lower().startswith("bearer "):
+            body = json_module.dumps({"refreshToken": header[7:].strip()}).encode()
+            environ = dict(environ, HTTP_AUTHORIZATION="", CONTENT_TYPE="application/json")
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ["wsgi.input"] = io.BytesIO(body)
+        return app(environ, start_response)
+
+    return wrapped
+
+
+def test_a_refresh_token_presented_by_bearer_is_spoken():
+    """Issue 6.21: `[refresh] present = ["bearer"]` sends the refresh token in the Authorization header."""
+    import dataclasses
+
+    from conformance.profile import load_profile
+    from reference_server.app import create_app
+
+    reference = load_profile("reference")
+    profile = dataclasses.replace(reference, refresh=dataclasses.replace(reference.refresh, present=("bearer",)))
+    results = run_against(
+        ["ROT-01", "ROT-02", "ROT-03", "REU-01", "REU-02"],
+        app_factory=lambda settings: _refresh_by_bearer(create_app(settings)),
+        profile=profile,
+    )
+    for result in results.values():
+        assert_outcome(result, Outcome.PASSED)
+    assert any("Bearer" in line and "/refresh" in line for r in results.values() for line in r.evidence)
