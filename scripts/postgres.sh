@@ -78,6 +78,8 @@ start() {
 
     local dir port password
     dir=$(mktemp -d /tmp/tokenconform-pg.XXXXXX)
+    # A start that fails half-way leaves no server and no directory behind.
+    trap 'TOKENCONFORM_PG_DIR="'"$dir"'" stop; exit 1' ERR
     chmod 755 "$dir"
     [ "$(id -u)" = 0 ] && chown "$PG_USER" "$dir"
     password=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
@@ -95,11 +97,13 @@ start() {
         -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300" start >&2 || {
         log "the server did not start; its log:"
         cat "$dir/server.log" >&2 || true
+        TOKENCONFORM_PG_DIR="$dir" stop
         exit 1
     }
     as_postgres "$bindir/psql" -h "$dir" -p "$port" -U "$PG_USER" -d postgres -v ON_ERROR_STOP=1 -q \
         -c "CREATE ROLE $ROLE LOGIN CREATEDB PASSWORD '$password'" \
         -c "CREATE DATABASE $ROLE OWNER $ROLE" >&2
+    trap - ERR
     log "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port, data in $dir"
     echo "export TOKENCONFORM_PG_DIR='$dir'"
     echo "export TOKENCONFORM_TEST_POSTGRES_URL='postgresql://$ROLE:$password@127.0.0.1:$port/$ROLE'"
