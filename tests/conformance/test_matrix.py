@@ -30,24 +30,35 @@ ROWS = load_matrix()
 #: and ~2.5 s of CPU, so overlapping them is what makes every variant x every check affordable.
 #: Processes, not threads: runs sharing one GIL slow each other's requests enough to push the
 #: 2 s access tokens past their exp mid-check (those checks then skip, and the row flips).
-JOBS = int(os.environ.get("TOKENCONFORM_MATRIX_JOBS", "4"))
+JOBS = int(os.environ.get("TOKENCONFORM_MATRIX_JOBS", "6"))
+
+
+def _cost_first(row: Row) -> tuple[int, int]:
+    """Long runs first, so the pool's tail is short: the timing setup (bcrypt cost 10 on every login),
+    shapes (some space same-second logins a second apart), then the rest in file order."""
+    return (0 if row.setup == "timing" else 1 if row.kind == "shape" else 2, ROWS.index(row))
 
 
 class _Runs:
-    """Row runs and reference runs in a process pool; a test asks for its row and prefetches the next.
+    """Row runs and reference runs in a process pool; each test waits for its own row's run.
 
-    Rows are prefetched in collection order, which is the order one process runs them in (also
-    under ``-n 2 --dist loadfile``, as scripts/test runs; plain ``--dist load`` still works, with
-    some prefetching wasted on rows another worker runs).
+    When this process runs every selected row of the file (no xdist, or ``--dist loadfile`` as
+    scripts/test runs), all of them and their reference runs are submitted at once, longest first.
+    Under another xdist distribution a worker does not know which rows it will get, so it runs
+    each row when its test asks (correct, only slower).
     """
 
-    def __init__(self, rows: list[Row]) -> None:
-        self.rows = rows
+    def __init__(self, rows: list[Row], *, all_here: bool) -> None:
         # spawn, not fork: the pytest process has threads (xdist's, servers'), and forking those
         # is unsafe (Python 3.12 warns, which filterwarnings = error makes fatal).
         self.pool = ProcessPoolExecutor(max_workers=JOBS, mp_context=multiprocessing.get_context("spawn"))
         self.futures: dict[str, Future[dict[str, CheckResult]]] = {}
         self.lock = threading.Lock()
+        if all_here:
+            for row in sorted(rows, key=_cost_first):
+                self._submit(row.key, partial(run_row, row))
+            for setup in sorted({r.setup for r in rows if r.differential}):
+                self._submit(f"reference under {setup}", partial(run_setup, setup))
 
     def _submit(self, key: str, function: Callable[[], dict[str, CheckResult]]) -> Future[dict[str, CheckResult]]:
         with self.lock:
@@ -56,18 +67,21 @@ class _Runs:
             return self.futures[key]
 
     def row(self, row: Row) -> dict[str, CheckResult]:
-        index = self.rows.index(row)
-        for ahead in self.rows[index : index + JOBS]:
-            self._submit(ahead.key, partial(run_row, ahead))
-        return self.futures[row.key].result()
+        return self._submit(row.key, partial(run_row, row)).result()
 
     def reference(self, setup: str) -> dict[str, CheckResult]:
         return self._submit(f"reference under {setup}", partial(run_setup, setup)).result()
 
 
 @pytest.fixture(scope="module")
-def runs() -> Iterator[_Runs]:
-    runner = _Runs([r for r in ROWS if r.runs])
+def runs(request: pytest.FixtureRequest) -> Iterator[_Runs]:
+    selected = [
+        item.callspec.params["row"]
+        for item in request.session.items
+        if item.module is request.module and hasattr(item, "callspec") and "row" in item.callspec.params
+    ]
+    distribution = request.config.getoption("dist", default="no")
+    runner = _Runs(selected, all_here=distribution in ("no", "loadfile"))
     yield runner
     runner.pool.shutdown(wait=True, cancel_futures=True)
 
