@@ -277,14 +277,12 @@ def _logout_with_refresh_token(ctx: CheckContext, device: Device, tokens: Tokens
     if access_cookie and "cookie" in spec.present:
         cookies[access_cookie] = tokens.access_token
         headers.update(device.csrf_headers("access", tokens.access_token))
-    body = None if refresh_cookie else {**spec.extra, spec.field: tokens.refresh_token}
-    return device.send(
-        spec.endpoint.method,
-        spec.endpoint.path,
+    body = dict(spec.extra) if refresh_cookie else {**spec.extra, spec.field: tokens.refresh_token}
+    return device.post_endpoint(
+        spec.endpoint,
+        body,
         headers=headers,
         cookies=cookies,
-        json_body=body if spec.endpoint.encoding == "json" else None,
-        form=body if spec.endpoint.encoding == "form" else None,
         use_jar=False,
         presented=f"expired access token + refresh token {shorten(tokens.refresh_token)}",
     )
