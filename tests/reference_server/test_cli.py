@@ -22,6 +22,8 @@ _ENV_VARS = (
     "ACCESS_TOKEN_EXPIRY",
     "REFRESH_TOKEN_EXPIRY",
     "DATABASE_PATH",
+    "DATABASE_URL",
+    "SERVER_WORKERS",
     "BCRYPT_ROUNDS",
     "TOKEN_DELIVERY",
     "COOKIE_PREFIX",
@@ -122,6 +124,43 @@ def test_unusable_database_path(
 ) -> None:
     assert main(["--port", "0", "--db", str(tmp_path / "missing-dir" / "x.db")]) == 2
     assert "missing-dir" in _one_line_error(capsys)
+
+
+def test_an_unreachable_postgresql_is_one_line_without_the_password(
+    secrets_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("psycopg")
+    assert main(["--port", "0", "--db", "postgresql://someone:hunter2@127.0.0.1:1/x"]) == 2
+    line = _one_line_error(capsys)
+    assert "127.0.0.1:1" in line and "hunter2" not in line
+
+
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_a_bad_database_url_is_named(
+    secrets_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], workers: str
+) -> None:
+    secrets_env.setenv("DATABASE_URL", "mysql://h/db")
+    assert main(["--port", "0", "--workers", workers]) == 2
+    assert "DATABASE_URL" in _one_line_error(capsys)
+
+
+def test_db_flag_wins_over_database_url(
+    secrets_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """With --db FILE, a DATABASE_URL in the environment (here invalid) is not even looked at:
+    start-up gets as far as the port, which is taken."""
+    secrets_env.setenv("DATABASE_URL", "mysql://h/db")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--port", str(port), "--db", str(tmp_path / "x.db")]) == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in _one_line_error(capsys)
+
+
+def test_workers_with_mock_is_refused(secrets_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--port", "0", "--workers", "2", "--mock"]) == 2
+    assert "--mock" in _one_line_error(capsys)
 
 
 def test_port_in_use(secrets_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
