@@ -99,6 +99,8 @@ def render(rows: Sequence[Row]) -> str:
             out.append(f"  - inseparable: {row.inseparable}")
         for rid, reason in row.knock_on.items():
             out.append(f"  - knock-on {rid}: {reason}")
+        for rid, text in row.because.items():
+            out.append(f"  - {rid} must fail with {text!r} in its message")
         for rid, reason in row.may_fail.items():
             out.append(f"  - may fail {rid} (race-dependent): {reason}")
     out += ["", "## Setups", ""]

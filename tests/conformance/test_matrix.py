@@ -106,6 +106,10 @@ def test_row_fails_exactly_what_it_declares(row, runs):
         f"failed but not declared (add to fails or knock_on, with a reason): {sorted(unexpected)}\n"
         f"{describe(results, unexpected)}"
     )
+    wrong = {i: text for i, text in row.because.items() if text not in results[i].message}
+    assert not wrong, f"[{row.key}] failed for another reason than declared (because):\n" + "\n".join(
+        f"  {i}: expected {text!r} in {results[i].message!r}" for i, text in wrong.items()
+    )
     if row.differential:
         reference = runs.reference(row.setup)
         shared = {i for i in row.judged if reference[i].outcome is not Outcome.PASSED}

@@ -68,6 +68,9 @@ class Row:
     #: ``{ID: reason}``: failures a race decides (the check does not force the interleaving), so
     #: they come and go between runs; excluded from the comparison, still held to the reference
     may_fail: Mapping[str, str] = field(default_factory=dict)
+    #: ``{ID: text}``: the failure message must contain ``text``, where failing for another reason
+    #: would look the same (e.g. a route that does not exist fails PRO-04 as surely as an open one)
+    because: Mapping[str, str] = field(default_factory=dict)
     #: a known reason the row cannot hold today; the test is a strict xfail until it does
     xfail: str = ""
 
@@ -96,7 +99,7 @@ class Row:
 
 
 _FIELDS = {
-    "variant": {"fails", "knock_on", "may_fail", "setup", "inseparable", "xfail"},
+    "variant": {"fails", "knock_on", "may_fail", "because", "setup", "inseparable", "xfail"},
     "shape": {"fails", "knock_on", "may_fail", "factory", "options", "xfail"},
     "reference": {"fails", "knock_on", "may_fail", "setup", "why", "xfail"},
     "elsewhere": {"fails", "why"},
@@ -126,12 +129,16 @@ def load_matrix(path: Path = MATRIX) -> list[Row]:
                 factory=table.get("factory", ""),
                 options=dict(table.get("options", {})),
                 may_fail=dict(table.get("may_fail", {})),
+                because=dict(table.get("because", {})),
                 xfail=table.get("xfail", ""),
             )
             if row.setup not in SETUPS:
                 raise ValueError(f"{path.name}: [{row.key}] names unknown setup {row.setup!r}")
             if kind in ("reference", "elsewhere") and not row.why:
                 raise ValueError(f"{path.name}: [{row.key}] needs a why: nothing else proves its failures")
+            stray = sorted(set(row.because) - row.expected)
+            if stray:
+                raise ValueError(f"{path.name}: [{row.key}] has a because for {stray}, which it does not fail")
             twice = (set(row.fails) & set(row.knock_on)) | (row.expected & set(row.may_fail))
             if twice:
                 raise ValueError(f"{path.name}: [{row.key}] lists {sorted(twice)} twice")
