@@ -44,11 +44,14 @@ class _Runs:
 
     When this process runs every selected row of the file (no xdist, or ``--dist loadfile`` as
     scripts/test runs), all of them and their reference runs are submitted at once, longest first.
-    Under another xdist distribution a worker does not know which rows it will get, so it runs
-    each row when its test asks (correct, only slower).
+    Under another xdist distribution a worker does not know which rows it will get: a test then
+    prefetches the next JOBS rows in collection order (xdist hands out contiguous chunks), and a
+    row another worker took is run twice, which costs time but not correctness.
     """
 
     def __init__(self, rows: list[Row], *, all_here: bool) -> None:
+        self.rows = rows
+        self.all_here = all_here
         # spawn, not fork: the pytest process has threads (xdist's, servers'), and forking those
         # is unsafe (Python 3.12 warns, which filterwarnings = error makes fatal).
         self.pool = ProcessPoolExecutor(max_workers=JOBS, mp_context=multiprocessing.get_context("spawn"))
@@ -67,6 +70,10 @@ class _Runs:
             return self.futures[key]
 
     def row(self, row: Row) -> dict[str, CheckResult]:
+        if not self.all_here and row in self.rows:
+            index = self.rows.index(row)
+            for ahead in self.rows[index : index + JOBS]:
+                self._submit(ahead.key, partial(run_row, ahead))
         return self._submit(row.key, partial(run_row, row)).result()
 
     def reference(self, setup: str) -> dict[str, CheckResult]:
