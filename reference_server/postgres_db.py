@@ -40,7 +40,7 @@ from psycopg import errors as pg_errors
 from .engines import describe as redact
 from .store import StoreBusy, StoreUnavailable
 
-__all__ = ["SCHEMA_VERSION", "PostgresDatabase", "migrate", "prepare"]
+__all__ = ["SCHEMA_VERSION", "PostgresDatabase", "escape_nul", "migrate", "prepare", "unescape_nul"]
 
 T = TypeVar("T")
 Conn = psycopg.Connection[Any]
@@ -132,6 +132,27 @@ def prepare(url: str, *, connect_timeout: float = 10.0) -> None:
             migrate(conn)
     except psycopg.Error as exc:
         raise StoreUnavailable(f"{redact(url)}: {_first_line(exc)}") from exc
+
+
+# A NUL cannot be stored in PostgreSQL text. Usernames and names are client-chosen, and SQLite
+# keeps them byte for byte, so they are escaped losslessly: "\" doubles, NUL becomes "\0".
+def escape_nul(value: str) -> str:
+    if "\x00" not in value and "\\" not in value:
+        return value
+    return value.replace("\\", "\\\\").replace("\x00", "\\0")
+
+
+def unescape_nul(value: str) -> str:
+    if "\\" not in value:
+        return value
+    out, chars = [], iter(value)
+    for char in chars:
+        if char == "\\":
+            nxt = next(chars, "")
+            out.append("\x00" if nxt == "0" else nxt)
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -45,7 +45,7 @@ from typing import Any
 
 import psycopg
 
-from .postgres_db import Conn, PostgresDatabase
+from .postgres_db import Conn, PostgresDatabase, escape_nul, unescape_nul
 from .store import (
     DuplicateUser,
     Outcome,
@@ -80,7 +80,7 @@ def _session(row: Any) -> SessionRecord | None:
     return SessionRecord(
         id=str(id_),
         user_id=str(user_id),
-        user_agent=_unescape_nul(str(user_agent)),
+        user_agent=unescape_nul(str(user_agent)),
         created_at=float(created_at),
         absolute_expires_at=float(absolute),
         last_rotated_at=None if rotated is None else float(rotated),
@@ -102,7 +102,7 @@ class PostgresStore(PostgresDatabase):
     def create_user(self, *, username: str, email: str, full_name: str, password_hash: str, now: float) -> UserRecord:
         user_id = secrets.token_hex(12)
         # No NUL in PostgreSQL text; a lossless escape keeps what the client sent, as SQLite does.
-        name, full = _escape_nul(username), _escape_nul(full_name)
+        name, full = escape_nul(username), escape_nul(full_name)
 
         def insert(conn: Conn) -> UserRecord:
             # Which field is taken, username first as in SQLite; the unique indexes stay the
@@ -110,7 +110,7 @@ class PostgresStore(PostgresDatabase):
             row = conn.execute(
                 "SELECT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower(%s)), "
                 "EXISTS (SELECT 1 FROM users WHERE lower(email) = lower(%s))",
-                (name, _escape_nul(email)),
+                (name, escape_nul(email)),
             ).fetchone()
             if row is not None and row[0]:
                 raise DuplicateUser("username")
@@ -119,7 +119,7 @@ class PostgresStore(PostgresDatabase):
             conn.execute(
                 "INSERT INTO users (id, username, email, full_name, password_hash, token_version, created_at) "
                 "VALUES (%s, %s, %s, %s, %s, 0, %s)",
-                (user_id, name, _escape_nul(email), full, password_hash, now),
+                (user_id, name, escape_nul(email), full, password_hash, now),
             )
             return UserRecord(user_id, username, email, full_name, password_hash, 0)
 
@@ -140,9 +140,7 @@ class PostgresStore(PostgresDatabase):
     def get_user_by_email(self, email: str) -> UserRecord | None:
         return self._run(
             lambda c: _unescape_user(
-                c.execute(
-                    f"SELECT {_USER_COLUMNS} FROM users u WHERE lower(u.email) = lower(%s)", (_escape_nul(email),)
-                )
+                c.execute(f"SELECT {_USER_COLUMNS} FROM users u WHERE lower(u.email) = lower(%s)", (escape_nul(email),))
             ),
             write=False,
         )
@@ -160,7 +158,7 @@ class PostgresStore(PostgresDatabase):
         token_version: int | None = None,
     ) -> SessionRecord:
         session_id = secrets.token_urlsafe(16)
-        values = (session_id, _escape_nul(user_agent), now, absolute_expires_at, jti_hash(jti))
+        values = (session_id, escape_nul(user_agent), now, absolute_expires_at, jti_hash(jti))
         if token_version is None:
             # Unconditional, as in SQLite: an unknown user is the foreign key's IntegrityError.
             query = (
@@ -375,35 +373,14 @@ class PostgresStore(PostgresDatabase):
         self._run(lambda c: c.execute("DELETE FROM throttle_failures WHERE key_hash = %s", (key,)), write=True)
 
 
-# A NUL cannot be stored in PostgreSQL text. Usernames and names are client-chosen, and SQLite
-# keeps them byte for byte, so they are escaped losslessly: "\" doubles, NUL becomes "\0".
-def _escape_nul(value: str) -> str:
-    if "\x00" not in value and "\\" not in value:
-        return value
-    return value.replace("\\", "\\\\").replace("\x00", "\\0")
-
-
-def _unescape_nul(value: str) -> str:
-    if "\\" not in value:
-        return value
-    out, chars = [], iter(value)
-    for char in chars:
-        if char == "\\":
-            nxt = next(chars, "")
-            out.append("\x00" if nxt == "0" else nxt)
-        else:
-            out.append(char)
-    return "".join(out)
-
-
 def _unescape(user: UserRecord | None) -> UserRecord | None:
     if user is None:
         return None
     return UserRecord(
         user.id,
-        _unescape_nul(user.username),
-        _unescape_nul(user.email),
-        _unescape_nul(user.full_name),
+        unescape_nul(user.username),
+        unescape_nul(user.email),
+        unescape_nul(user.full_name),
         user.password_hash,
         user.token_version,
     )
