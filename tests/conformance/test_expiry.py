@@ -97,9 +97,10 @@ def test_absolute_lifetime_declared_absent_is_a_declared_deviation():
 
 
 def test_leeway_checks_skip_when_the_declared_leeway_exceeds_max_wait_and_the_token_lives_on():
-    # The default max_leeway (60 s) is over the harness's --max-wait (15 s): a token still
-    # accepted just after exp cannot be judged, so both checks skip and say how to enable them.
-    results = run_against(["EXP-03", "EXP-04"], defect="large_expiry_leeway")
+    # A declared max_leeway of 60 s (the profile default; the reference profile now declares 0) is
+    # over the harness's --max-wait (15 s): a token still accepted just after exp cannot be
+    # judged, so both checks skip and say how to enable them.
+    results = run_against(["EXP-03", "EXP-04"], defect="large_expiry_leeway", profile=_profile(max_leeway=60))
     for requirement_id in ("EXP-03", "EXP-04"):
         assert_outcome(results[requirement_id], Outcome.SKIPPED)
         assert "--max-wait" in results[requirement_id].message
