@@ -36,6 +36,17 @@ def _replay(ctx: CheckContext, attacker: Device, used: Tokens, via: str, *, who:
     return replay
 
 
+def _past_grace(ctx: CheckContext, last_rotation: float, devices: DeviceGroup) -> Generator[Wait, None, None]:
+    """With a declared retry grace window, wait it out before replaying: inside it a correct target
+    may answer a replayed predecessor with its successor (REU-07 judges that), which is no reuse."""
+    grace = ctx.profile.policy.concurrent_refresh_grace
+    if grace:
+        ctx.calibrate()
+        for device in devices.made:
+            device.close()  # hold no connection to the target through the wait (the device reconnects)
+        yield ctx.wait_until(last_rotation + grace + EXPIRY_SLACK, f"waiting out the declared {grace} s grace window")
+
+
 def _family_revoked(ctx: CheckContext, device: Device, active: Tokens, via: str, *, because: str) -> None:
     """The family's active refresh token is refused after the reuse (and not merely expired)."""
     probe = device.refresh_exchange(active.refresh_token, via=via)
@@ -69,18 +80,24 @@ def replayed_refresh_token_is_rejected(ctx: CheckContext) -> Generator[Wait, Non
             _replay(ctx, devices.new(client.user, label="attacker"), first, via, who="another client")
 
 
-def _replaying_the_oldest_revokes_the_newest(ctx: CheckContext, *, rotations: int, because: str) -> None:
+def _replaying_the_oldest_revokes_the_newest(
+    ctx: CheckContext, *, rotations: int, because: str
+) -> Generator[Wait, None, None]:
     """R1 -> ... -> R(1+rotations) by the client, an attacker replays R1, the newest must die.
 
     ``because`` may name ``{via}``, the presentation exercised (each declared one in turn).
     """
     _require_detection(ctx)
     with DeviceGroup(ctx) as devices:
+        chains: list[tuple[str, Device, list[Tokens]]] = []
         for via in ctx.profile.refresh.present:
             client = devices.new(label="client")
             chain = [client.login()]
             for _ in range(rotations):
                 chain.append(client.refresh(chain[-1].refresh_token, via=via))
+            chains.append((via, client, chain))
+        yield from _past_grace(ctx, max(c[-1].exchange.received_at for _, _, c in chains), devices)
+        for via, client, chain in chains:
             _replay(ctx, devices.new(client.user, label="attacker"), chain[0], via, who="the attacker")
             _family_revoked(ctx, client, chain[-1], via, because=because.format(via=via))
 
@@ -89,9 +106,9 @@ def _replaying_the_oldest_revokes_the_newest(ctx: CheckContext, *, rotations: in
 # refresh token, but it will revoke the active refresh token. This stops the attack at the cost of
 # forcing the legitimate client to obtain a fresh authorization grant."
 @requirement("REU-02")
-def reuse_revokes_family_after_legitimate_refresh(ctx: CheckContext) -> None:
+def reuse_revokes_family_after_legitimate_refresh(ctx: CheckContext) -> Generator[Wait, None, None]:
     """The client exchanges R1 for R2; an attacker replays R1; then R2 is refused too."""
-    _replaying_the_oldest_revokes_the_newest(
+    yield from _replaying_the_oldest_revokes_the_newest(
         ctx,
         rotations=1,
         because="after R1 was replayed (presented by {via}), the family was not revoked: "
@@ -103,15 +120,18 @@ def reuse_revokes_family_after_legitimate_refresh(ctx: CheckContext) -> None:
 # refresh token, but it will revoke the active refresh token. This stops the attack at the cost of
 # forcing the legitimate client to obtain a fresh authorization grant."
 @requirement("REU-03")
-def reuse_revokes_family_after_attacker_refresh(ctx: CheckContext) -> None:
+def reuse_revokes_family_after_attacker_refresh(ctx: CheckContext) -> Generator[Wait, None, None]:
     """An attacker exchanges a stolen R1 for R2; the client then presents R1; R2 is refused."""
     _require_detection(ctx)
     with DeviceGroup(ctx) as devices:
+        thefts: list[tuple[str, Device, Device, Tokens, Tokens]] = []
         for via in ctx.profile.refresh.present:
             client = devices.new(label="client")
             first = client.login()
             attacker = devices.new(client.user, label="attacker")
-            stolen = attacker.refresh(first.refresh_token, via=via)
+            thefts.append((via, client, attacker, first, attacker.refresh(first.refresh_token, via=via)))
+        yield from _past_grace(ctx, max(t[4].exchange.received_at for t in thefts), devices)
+        for via, client, attacker, first, stolen in thefts:
             _replay(ctx, client, first, via, who="the legitimate client")
             _family_revoked(
                 ctx,
@@ -127,13 +147,14 @@ def reuse_revokes_family_after_attacker_refresh(ctx: CheckContext) -> None:
 # legitimate client is trying to access, in case of such an access attempt the valid refresh token
 # and the access authorization associated with it are both revoked."
 @requirement("REU-04")
-def reuse_revokes_family_access_tokens(ctx: CheckContext) -> None:
+def reuse_revokes_family_access_tokens(ctx: CheckContext) -> Generator[Wait, None, None]:
     """After reuse detection, the family's access tokens (old and newest) are refused at once."""
     _require_detection(ctx)
     with DeviceGroup(ctx) as devices:
         client = devices.new(label="client")
         first = client.login()
         second = client.refresh(first.refresh_token)
+        yield from _past_grace(ctx, second.exchange.received_at, devices)
         _replay(
             ctx, devices.new(client.user, label="attacker"), first, ctx.profile.refresh.present[0], who="the attacker"
         )
@@ -155,9 +176,9 @@ def reuse_revokes_family_access_tokens(ctx: CheckContext) -> None:
 # RFC 9700 §4.14.2: "The previous refresh token is invalidated, but information about the
 # relationship is retained by the authorization server."
 @requirement("REU-05")
-def older_generation_reuse_revokes_family(ctx: CheckContext) -> None:
+def older_generation_reuse_revokes_family(ctx: CheckContext) -> Generator[Wait, None, None]:
     """After R1 -> R2 -> R3, R1 replayed is refused and R3 is revoked with it."""
-    _replaying_the_oldest_revokes_the_newest(
+    yield from _replaying_the_oldest_revokes_the_newest(
         ctx,
         rotations=2,
         because="after the two-generations-old R1 was replayed (presented by {via}), "
