@@ -168,22 +168,25 @@ def finish(pending: Pending, ctx: CheckContext, *, sleep: Callable[[float], None
     return outcome
 
 
-def finish_all(
-    pending: Iterable[Pending],
+def run_timed(
+    checks: Iterable[Check],
     ctx: CheckContext,
     *,
     sleep: Callable[[Pending, float], None] | None = None,
 ) -> dict[str, CheckResult]:
-    """Finish every pending check, always the one with the earliest deadline next.
+    """Start every timed check and finish each, always the one with the earliest deadline next.
 
-    ``sleep(pending, seconds)`` waits for that check (a progress display hooks in here).
+    Between two starts, every check whose deadline has passed is finished first: a start can take
+    seconds (logins against a slow target, a check that needs no wait and runs to its end), and a
+    first half's tokens must not expire behind them. A check with several waits goes back in the
+    queue after each. ``sleep(pending, seconds)`` waits for that check (progress hooks in here).
     """
-    queue = [(p.wait.deadline, index, p) for index, p in enumerate(pending)]
-    heapq.heapify(queue)
+    queue: list[tuple[float, int, Pending]] = []
     results: dict[str, CheckResult] = {}
-    counter = len(queue)
-    while queue:
-        _, _, item = heapq.heappop(queue)
+    counter = 0
+
+    def step(item: Pending) -> None:
+        nonlocal counter
         waiter = time.sleep if sleep is None else functools.partial(sleep, item)
         outcome = finish_step(item, ctx, sleep=waiter)
         if isinstance(outcome, Pending):
@@ -191,6 +194,18 @@ def finish_all(
             heapq.heappush(queue, (outcome.wait.deadline, counter, outcome))
         else:
             results[outcome.id] = outcome
+
+    for check in checks:
+        while queue and queue[0][0] <= ctx.clock():
+            step(heapq.heappop(queue)[2])
+        started = start(check, ctx)
+        if isinstance(started, Pending):
+            counter += 1
+            heapq.heappush(queue, (started.wait.deadline, counter, started))
+        else:
+            results[started.id] = started
+    while queue:
+        step(heapq.heappop(queue)[2])
     return results
 
 
@@ -202,16 +217,13 @@ def run_checks(checks: Iterable[Check], ctx: CheckContext) -> list[CheckResult]:
     """
     ordered = list(checks)
     results: dict[str, CheckResult] = {}
-    pending: list[Pending] = []
-    for check in sorted((c for c in ordered if c.run_phase < 2), key=lambda c: c.run_phase):
+    for check in (c for c in ordered if c.run_phase == 0):
         outcome = start(check, ctx)
-        if isinstance(outcome, Pending):
-            pending.append(outcome)
-        else:
-            results[check.id] = outcome
-            if outcome.outcome is Outcome.ERROR and outcome.message.startswith("target unreachable"):
-                raise TargetUnreachable(ctx.config.target, outcome.message)
-    results.update(finish_all(pending, ctx))
+        assert isinstance(outcome, CheckResult)
+        results[check.id] = outcome
+        if outcome.outcome is Outcome.ERROR and outcome.message.startswith("target unreachable"):
+            raise TargetUnreachable(ctx.config.target, outcome.message)
+    results.update(run_timed((c for c in ordered if c.run_phase == 1), ctx))
     for check in (c for c in ordered if c.run_phase == 2):
         outcome = start(check, ctx)
         results[check.id] = outcome if isinstance(outcome, CheckResult) else finish(outcome, ctx)

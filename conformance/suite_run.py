@@ -199,20 +199,15 @@ class SuiteRun:
         if session is None:
             return
         items = [item for item in session.items if _is_suite_item(item)]
-        for rid in (requirement_of(item) for item in items):
-            if self._is_timed(rid) and rid not in self.pending and rid not in self.early:
-                with self._quiet_tls():
-                    outcome = engine.start(self.plan.checks[rid], ctx)
-                if isinstance(outcome, engine.Pending):
-                    self.pending[rid] = outcome
-                else:
-                    self.early[rid] = outcome
-                    self._note_unreachable(outcome)
-        # Finish them all now, the earliest deadline first (a check with several waits goes back
-        # in the queue after each), so each resumes as close to its deadline as can be.
-        pending, self.pending = list(self.pending.values()), {}
+        wanted = [
+            self.plan.checks[rid]
+            for rid in (requirement_of(item) for item in items)
+            if self._is_timed(rid) and rid not in self.early
+        ]
+        # Each finishes as close to its deadline as can be: between two starts the overdue ones
+        # finish first, and a check with several waits goes back in the queue after each.
         with self._quiet_tls():
-            self.early.update(engine.finish_all(pending, ctx, sleep=self._wait_for))
+            self.early.update(engine.run_timed(wanted, ctx, sleep=self._wait_for))
         for result in self.early.values():
             self._note_unreachable(result)
 

@@ -201,7 +201,10 @@ def refresh_tokens_have_an_absolute_lifetime(ctx: CheckContext) -> Generator[Wai
         yield ctx.wait_until(rotate_at, "keeping the refresh chain alive towards the session cap")
         answer = device.refresh_exchange(latest.refresh_token)
         if answer.status not in ctx.profile.refresh.endpoint.success_status:
-            return  # the chain ended before the cap: the session did not outlive it
+            # Refused before the cap: the session did not outlive it, unless the rotation simply
+            # came too late for the token it presented (then there is no verdict).
+            ctx.require_unexpired(expiry, answer.sent_at, "the refresh token rotated to keep the chain alive")
+            return
         chain.append(device.tokens_from(answer, what="refresh", presented=latest.refresh_token))
     if len(chain) == 1:
         raise CheckSkipped(
