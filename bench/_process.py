@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reference_server.config import generate_secret
+from tokenconform_server.config import generate_secret
 
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 30.0
@@ -35,11 +35,11 @@ def server_env(**extra: str) -> dict[str, str]:
 
 
 class ServerProcess:
-    """``python -m reference_server --port 0 --db DB ARGS...``; stderr (the request log) is discarded."""
+    """``python -m tokenconform_server --port 0 --db DB ARGS...``; stderr (the request log) is discarded."""
 
     def __init__(self, db_path: Path, env: dict[str, str], *args: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reference_server", "--port", "0", "--db", str(db_path), *args],
+            [sys.executable, "-m", "tokenconform_server", "--port", "0", "--db", str(db_path), *args],
             env=env,
             cwd=REPO,
             stdout=subprocess.PIPE,

@@ -6,7 +6,7 @@ Not a test: run it by hand on an idle machine (see bench/README.md).
     python bench/engines.py                       # 3 interleaved rounds x 3 s, N = 2 processes
     python bench/engines.py --workers 4 --rounds 5
 
-Each configuration is one `tokenconform serve` (python -m reference_server), with `--workers N`
+Each configuration is one `tokenconform serve` (python -m tokenconform_server), with `--workers N`
 for the multi-process ones, on a fresh database: a SQLite file in a temporary directory, or a
 PostgreSQL schema of its own made and dropped here. The targets and the load are bench/server.py's
 (its wrk Lua script and its Python fallback, imported from it): GET /profile with one access

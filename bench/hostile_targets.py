@@ -23,14 +23,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reference_server.app import create_app  # noqa: E402
-from reference_server.server import ReferenceServer  # noqa: E402
 from tests.conformance.conftest import embedded_settings  # noqa: E402
 from tests.conformance.test_hostile_targets import (  # noqa: E402
     _issues_nested_access_tokens,
     _padded,
     dripping_target,
 )
+from tokenconform_server.app import create_app  # noqa: E402
+from tokenconform_server.server import ReferenceServer  # noqa: E402
 
 
 def run_suite(url: str) -> tuple[int, float, float, str]:
@@ -40,7 +40,7 @@ def run_suite(url: str) -> tuple[int, float, float, str]:
             [
                 sys.executable,
                 "-m",
-                "conformance.cli",
+                "tokenconform.cli",
                 "run",
                 "--target",
                 url,

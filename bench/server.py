@@ -112,8 +112,8 @@ def bare_app() -> Any:
 
 def serve(target: str, threads: int, bcrypt_rounds: int, db_path: str) -> None:
     """Run one server until stdin closes; print its URL first so the parent can connect."""
-    from reference_server.config import Settings
-    from reference_server.server import ReferenceServer
+    from tokenconform_server.config import Settings
+    from tokenconform_server.server import ReferenceServer
 
     settings = Settings.for_testing(
         bcrypt_rounds=bcrypt_rounds,

@@ -30,7 +30,7 @@ def one_run(extra: list[str]) -> dict[str, float]:
         report = Path(scratch) / "report.json"
         started = time.perf_counter()
         completed = subprocess.run(
-            [sys.executable, "-m", "conformance.cli", "run", "--json-report", str(report), "--no-color", *extra],
+            [sys.executable, "-m", "tokenconform.cli", "run", "--json-report", str(report), "--no-color", *extra],
             capture_output=True,
             text=True,
             check=False,

@@ -224,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser.error(f"unrecognized arguments: {arg}")
         namespace, rest = parser.parse_known_args(args)
         if namespace.command == "serve":
-            from reference_server.cli import main as serve
+            from tokenconform_server.cli import main as serve
 
             return serve(rest)
         if namespace.command == "client-check":

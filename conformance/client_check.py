@@ -1,6 +1,6 @@
 """``tokenconform client-check -- COMMAND ...``: judge a client of the flow from the mock's event log.
 
-For each scenario a fresh mock (``reference_server.mock``, loopback, ephemeral port, tokens in the
+For each scenario a fresh mock (``tokenconform_server.mock``, loopback, ephemeral port, tokens in the
 JSON body) is started with one user; the command runs with the mock's URL and credentials in its
 environment (the *workload contract* below); the scenario's trigger acts on the mock when the
 client reaches it (expire the access token after round 1, refuse the refresh, revoke the family,
@@ -33,7 +33,7 @@ from .catalog import Level, Requirement, load_catalog
 from .results import CheckResult, Outcome, RunResult
 
 if TYPE_CHECKING:
-    from reference_server.mock import MockApp, MockEvent
+    from tokenconform_server.mock import MockApp, MockEvent
 
 __all__ = ["SCENARIOS", "add_parser", "main", "run_client_check"]
 
@@ -365,7 +365,7 @@ def run_scenario(
     scenario: Scenario, command: Sequence[str], *, rounds: int, concurrency: int, timeout: float, profile: str
 ) -> ScenarioRun:
     """Start a mock, run ``command`` against it under ``scenario``, return what happened."""
-    from reference_server.mock_transports import MockServer, mock_settings
+    from tokenconform_server.mock_transports import MockServer, mock_settings
 
     run = ScenarioRun(scenario.name)
     with MockServer(mock_settings(delivery="body")) as server:
@@ -565,7 +565,7 @@ def _listing() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m conformance.client_check -- COMMAND``: the same as ``tokenconform client-check``."""
+    """``python -m tokenconform.client_check -- COMMAND``: the same as ``tokenconform client-check``."""
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
     build_arguments(parser)
     try:

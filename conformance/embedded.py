@@ -26,7 +26,7 @@ BCRYPT_ROUNDS = 4
 
 def embedded_settings(**overrides: Any) -> Any:
     """Settings.for_testing with the embedded run's TTLs and the product's login throttling."""
-    from reference_server.config import Settings
+    from tokenconform_server.config import Settings
 
     defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
     values: dict[str, Any] = {
@@ -53,7 +53,7 @@ class EmbeddedTarget:
 @contextlib.contextmanager
 def embedded_server(**overrides: Any) -> Iterator[EmbeddedTarget]:
     """Serve the reference API on 127.0.0.1 (ephemeral port); stop and clean up after."""
-    from reference_server.server import ReferenceServer
+    from tokenconform_server.server import ReferenceServer
 
     from .checks.tokens import ACCESS_SECRET_ENV, REFRESH_SECRET_ENV
 

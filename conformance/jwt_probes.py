@@ -187,7 +187,7 @@ def crack_hs(token: str, candidates: Iterable[str]) -> str | None:
 def common_secrets() -> tuple[str, ...]:
     """The bundled list of common and default HMAC secrets (wordlists/common-jwt-secrets.txt)."""
     text = (
-        importlib.resources.files("conformance")
+        importlib.resources.files("tokenconform")
         .joinpath("wordlists/common-jwt-secrets.txt")
         .read_text(encoding="utf-8")
     )

@@ -51,7 +51,7 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONCURRENCY = 16
 DEFAULT_ROUNDS = 3
 
-#: report kinds: the key in ``Plan.reports`` and its writer, conformance.reporting.<module>.render(run)
+#: report kinds: the key in ``Plan.reports`` and its writer, tokenconform.reporting.<module>.render(run)
 REPORTS = ("json", "junit", "markdown", "html")
 
 #: request headers the suite sets itself to present (or withhold) tokens: a fixed value would
@@ -387,7 +387,7 @@ def write_reports(run: RunResult, plan: Plan) -> list[str]:
 
     written = []
     for kind, path in plan.reports.items():
-        module = importlib.import_module(f"conformance.reporting.{kind}")
+        module = importlib.import_module(f"tokenconform.reporting.{kind}")
         text: str = module.render(run)
         try:
             Path(path).write_text(text, encoding="utf-8")

@@ -10,7 +10,7 @@ nothing without settings, for the same reason).
 
 Pytest glue only: the options, the hooks, item order. What a run does before its first request
 is ``conformance/planning.py`` (shared with the CLI); probing, calibrating and judging each
-requirement is :class:`conformance.suite_run.SuiteRun`, registered here as a plugin object when
+requirement is :class:`tokenconform.suite_run.SuiteRun`, registered here as a plugin object when
 the suite is asked for. At the end of the session the ``RunResult`` (redacted unless
 ``--tokenconform-show-secrets``) goes to ``pytest_tokenconform_finished`` (the ``tokenconform``
 CLI's collector implements it) and to the report files the options name.
@@ -82,7 +82,7 @@ REPORT_OPTIONS = {
 }
 
 #: the module pytest collects, and the test function in it
-SUITE_MODULE = "conformance.test_suite"
+SUITE_MODULE = "tokenconform.test_suite"
 SUITE_FUNCTION = "test_requirement"
 
 _RUN_KEY = pytest.StashKey["SuiteRun"]()
@@ -279,25 +279,46 @@ def active_run(config: pytest.Config) -> SuiteRun | None:
 
 
 def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> pytest.Module | None:
-    """Collect conformance/test_suite.py under ``--pyargs conformance`` even if python_files excludes it."""
+    """Collect tokenconform/test_suite.py under ``--pyargs tokenconform`` even if python_files excludes it."""
     if active_run(parent.config) is None or file_path.name != "test_suite.py":
         return None
-    if file_path.parent.name != "conformance" or parent.session.isinitpath(file_path):
-        return None  # an explicit path (or --pyargs conformance.test_suite) is collected by pytest itself
+    if parent.session.isinitpath(file_path):
+        return None  # an explicit path (or --pyargs tokenconform.test_suite) is collected by pytest itself
     import fnmatch
 
     patterns = parent.config.getini("python_files")
     if any(fnmatch.fnmatch(file_path.name, pattern) for pattern in patterns):
         return None  # the python plugin collects it already
-    from . import test_suite
-
-    if file_path.resolve() != _module_file(test_suite):
+    if not _is_suite_file(file_path):
         return None
-    module: pytest.Module = pytest.Module.from_parent(parent, path=file_path)
-    return module
+    return _SuiteModule.from_parent(parent, path=file_path)
 
 
-def _module_file(module: Any) -> Any:
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Any, parent: pytest.Collector) -> pytest.Module | None:
+    """The suite module, imported by its installed name whichever way pytest reached its file."""
+    if module_path.name != "test_suite.py" or not _is_suite_file(module_path):
+        return None
+    return _SuiteModule.from_parent(parent, path=module_path)
+
+
+class _SuiteModule(pytest.Module):
+    """tokenconform.test_suite, imported by name rather than from its path.
+
+    Installed from a source tree, the package directory is ``conformance/`` while the package is
+    ``tokenconform``: pytest's path-based import would name the file ``conformance.test_suite`` and
+    import a second copy of every module (with an empty check registry) under that name.
+    """
+
+    def _getobj(self) -> Any:
+        import importlib
+
+        return importlib.import_module(SUITE_MODULE)
+
+
+def _is_suite_file(file_path: Any) -> bool:
     from pathlib import Path
 
-    return Path(module.__file__).resolve()
+    from . import test_suite
+
+    return Path(file_path).resolve() == Path(test_suite.__file__).resolve()

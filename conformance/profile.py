@@ -473,7 +473,7 @@ def parse_profile(document: dict[str, Any], *, source: str = "profile") -> Profi
 
 
 def builtin_profile_text(name: str) -> str:
-    return importlib.resources.files("conformance").joinpath(f"profiles/{name}.toml").read_text(encoding="utf-8")
+    return importlib.resources.files("tokenconform").joinpath(f"profiles/{name}.toml").read_text(encoding="utf-8")
 
 
 def load_profile(name_or_path: str) -> Profile:

@@ -21,7 +21,7 @@ TEMPLATE = "profiles/template.toml"
 
 def template_text() -> str:
     """The commented profile template shipped with the package."""
-    return importlib.resources.files("conformance").joinpath(TEMPLATE).read_text(encoding="utf-8")
+    return importlib.resources.files("tokenconform").joinpath(TEMPLATE).read_text(encoding="utf-8")
 
 
 def init(path: str, *, force: bool = False, out: TextIO | None = None) -> int:

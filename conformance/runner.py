@@ -77,14 +77,14 @@ def pytest_argv(namespace: argparse.Namespace, target: str, profile: str, workdi
         "-c", ini,
         "--rootdir", workdir,
         "--noconftest",
-        "-p", "conformance.plugin",
+        "-p", "tokenconform.plugin",
         "-p", "no:cacheprovider",
         "-p", "no:faulthandler",
         "-p", "no:pastebin",
         "-p", "no:doctest",
         "-p", "no:stepwise",
         # No assertion rewriting: the suite raises its outcomes, and this process has imported
-        # conformance.plugin already (rewriting it would only warn).
+        # tokenconform.plugin already (rewriting it would only warn).
         "--assert=plain",
         # pytest's own output goes to a buffer; keep it short and free of tracebacks and colour.
         "-q", "--tb=line", "--color=no",

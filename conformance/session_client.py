@@ -9,7 +9,7 @@ retried; the refresh token goes only to the refresh endpoint; 429/503 answers wi
 ``Retry-After`` are waited out and retried. An optional ``refresh_margin`` refreshes shortly
 before the access token's ``exp`` (capped at half its lifetime, so it cannot storm).
 
-Any API a profile describes works (``conformance.profile``: paths, body fields, where tokens
+Any API a profile describes works (``tokenconform.profile``: paths, body fields, where tokens
 travel)::
 
     session = TokenSession("https://api.example.com", profile="simplejwt", on_tokens=save)

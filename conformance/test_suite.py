@@ -5,7 +5,7 @@ PYTEST_DONT_REWRITE (outcomes are raised explicitly; there is no assert to rewri
 ``test_requirement[ROT-01]``, so ``-k ROT-01``, ``-x`` and pytest's own ``--junitxml`` work. Run it with
 either of (both checked in tests/conformance/test_plugin.py)::
 
-    pytest --pyargs conformance.test_suite --tokenconform-target URL --tokenconform-profile NAME_OR_FILE
+    pytest --pyargs tokenconform.test_suite --tokenconform-target URL --tokenconform-profile NAME_OR_FILE
     pytest --pyargs conformance --tokenconform-target URL --tokenconform-profile NAME_OR_FILE
 
 (the second finds this file by the default ``python_files``; when a project's ``python_files``

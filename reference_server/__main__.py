@@ -1,4 +1,4 @@
-"""``python -m reference_server``: the same as ``tokenconform serve``."""
+"""``python -m tokenconform_server``: the same as ``tokenconform serve``."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 ``/openapi.yaml`` is spec/openapi.yaml as shipped; ``/openapi.json`` the same document as JSON;
 ``/docs`` a readable HTML page rendered on the server from it, with inline CSS and no script or
 external resource, so it works offline. :func:`serve_app` builds the application ``serve`` runs:
-the reference app or, with ``mock=True``, :class:`~reference_server.mock.MockApp` (loopback only
+the reference app or, with ``mock=True``, :class:`~tokenconform_server.mock.MockApp` (loopback only
 unless ``TOKENCONFORM_MOCK_ALLOW_REMOTE=1``), wrapped by :func:`with_docs`.
 """
 

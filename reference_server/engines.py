@@ -1,6 +1,6 @@
 """Which storage engine a database setting names, and opening it: ``open_store(url_or_path)``.
 
-A ``postgresql://`` (or ``postgres://``) URL opens a :class:`~reference_server.postgres_store.
+A ``postgresql://`` (or ``postgres://``) URL opens a :class:`~tokenconform_server.postgres_store.
 PostgresStore` (psycopg 3, ``pip install 'tokenconform[postgres]'``); anything else is the path
 of a SQLite file, the embedded default. The PostgreSQL modules are imported only when asked for,
 so the SQLite server never needs psycopg.

@@ -1,6 +1,6 @@
 """Two transports for one mock: a real loopback server, and ``responses`` for socket-free tests.
 
-Both wrap the same :class:`~reference_server.mock.MockApp` (one implementation) and expose the
+Both wrap the same :class:`~tokenconform_server.mock.MockApp` (one implementation) and expose the
 same controls as methods (``advance``, ``expire``, ``fail_next``, ``events``, ...), so a test can
 switch transport without changing a line of its control code::
 

@@ -1,18 +1,18 @@
 """One PostgreSQL database through a psycopg 3 connection pool, its schema, and its error mapping.
 
-The base of :class:`~reference_server.postgres_store.PostgresStore`, which holds the queries (the
-split of :mod:`~reference_server.sqlite_db` and :mod:`~reference_server.sqlite_store`). Here:
+The base of :class:`~tokenconform_server.postgres_store.PostgresStore`, which holds the queries (the
+split of :mod:`~tokenconform_server.sqlite_db` and :mod:`~tokenconform_server.sqlite_store`). Here:
 
 - **The pool.** ``psycopg_pool.ConnectionPool`` with at most one connection per server thread, in
   autocommit mode: a single statement is its own transaction (one round trip), and a statement
   group that must be atomic runs in an explicit ``conn.transaction()``.
 - **Errors.** A serialization failure or a deadlock (SQLSTATE 40001, 40P01) rolled the
   transaction back in full, so it is retried until ``retry_deadline``, then
-  :class:`~reference_server.store.StoreBusy`. No connection within ``pool_timeout`` (server down,
+  :class:`~tokenconform_server.store.StoreBusy`. No connection within ``pool_timeout`` (server down,
   every connection busy) is ``StoreBusy`` too. A lost connection is retried for reads only: a
   write whose connection died may have committed before the answer was lost, and running it
   again could, say, present a refresh token that its first run had already rotated, which is
-  reuse. It is :class:`~reference_server.store.StoreUnavailable` instead, as is every other
+  reuse. It is :class:`~tokenconform_server.store.StoreUnavailable` instead, as is every other
   database error (disk full, read-only, shut down...): callers answer 503 with Retry-After and
   fail closed, never 500. A broken connection is discarded by the pool when it is returned.
 - **Schema.** :func:`migrate` creates and upgrades the schema in one transaction that first takes

@@ -1,4 +1,4 @@
-"""The PostgreSQL engine of :class:`~reference_server.store.Store`: the same rules as SQLite's,
+"""The PostgreSQL engine of :class:`~tokenconform_server.store.Store`: the same rules as SQLite's,
 exactly as atomic across processes and hosts as within one.
 
 SQLite serialises every write behind one lock (``BEGIN IMMEDIATE``), so a read followed by a

@@ -2,7 +2,7 @@
 
 Register, log in (one session per login, each its own refresh-token family), rotate on refresh,
 detect reuse, authenticate, log out one session or all of them. Routes parse the request, call
-one method here and render what it returns or the :class:`~reference_server.errors.ApiError` it
+one method here and render what it returns or the :class:`~tokenconform_server.errors.ApiError` it
 raises. Time comes from the injected ``clock``.
 """
 

@@ -1,6 +1,6 @@
 """One SQLite file, one kept-open connection per thread, and transactions that retry while locked.
 
-The base of :class:`~reference_server.sqlite_store.SqliteStore`, which holds the queries. Here:
+The base of :class:`~tokenconform_server.sqlite_store.SqliteStore`, which holds the queries. Here:
 WAL with ``synchronous=FULL`` (a commit that returned survives ``kill -9``), ``BEGIN IMMEDIATE``
 for writes, retries while another connection holds the lock (``StoreBusy`` past the deadline),
 and every other database error (disk full, I/O error, read-only, corrupt) raised as

@@ -1,4 +1,4 @@
-"""The SQLite engine of :class:`~reference_server.store.Store`: the only module that speaks SQL.
+"""The SQLite engine of :class:`~tokenconform_server.store.Store`: the only module that speaks SQL.
 
 Its one subtle duty is atomic refresh-token rotation: the presented token's jti hash is swapped
 for the new one by a single conditional ``UPDATE`` inside ``BEGIN IMMEDIATE``, and the row count
@@ -11,8 +11,8 @@ Only SHA-256 hashes of refresh-token jtis and throttling keys are stored, never 
 client-chosen string of client-chosen length (RFC 6819 §5.1.4.1.3: store credential hashes).
 Durability: WAL with ``synchronous=FULL``, so a commit that returned has reached the disk and a
 rotation survives ``kill -9``. A database that cannot be written (disk full, I/O error,
-read-only) raises :class:`~reference_server.store.StoreUnavailable`: callers fail closed.
-Connections, transactions and retries are :class:`~reference_server.sqlite_db.SqliteDatabase`'s.
+read-only) raises :class:`~tokenconform_server.store.StoreUnavailable`: callers fail closed.
+Connections, transactions and retries are :class:`~tokenconform_server.sqlite_db.SqliteDatabase`'s.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What the session rules need from storage: the ``Store`` protocol, its records and its errors.
 
-The SQLite engine is :class:`reference_server.sqlite_store.SqliteStore`, re-exported here so that
-``from reference_server.store import SqliteStore`` keeps working. Any engine must keep rotation
+The SQLite engine is :class:`tokenconform_server.sqlite_store.SqliteStore`, re-exported here so that
+``from tokenconform_server.store import SqliteStore`` keeps working. Any engine must keep rotation
 atomic (N concurrent refreshes with one token give exactly one winner), create a session only
 under the token version it was asked for, and raise :class:`StoreUnavailable` rather than let a
 write fail silently.

@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/selfproof_doc.py                 # rewrite docs/self-proof.md
     .venv/bin/python scripts/selfproof_doc.py --check         # exit 1 if docs/self-proof.md is stale
-    .venv/bin/python scripts/selfproof_doc.py --html OUT.html # also render it with conformance.reporting.html
+    .venv/bin/python scripts/selfproof_doc.py --html OUT.html # also render it with tokenconform.reporting.html
 
 The source is tests/selfproof/matrix.toml (rows) and tests/selfproof/setups.py (how each row is
 run); tests/conformance/test_matrix.py runs every row and tests/conformance/test_registry.py checks
@@ -19,10 +19,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from conformance.catalog import load_catalog  # noqa: E402
-from conformance.registry import load_all_checks  # noqa: E402
 from tests.selfproof.matrix import Row, load_matrix  # noqa: E402
 from tests.selfproof.setups import SETUPS  # noqa: E402
+from tokenconform.catalog import load_catalog  # noqa: E402
+from tokenconform.registry import load_all_checks  # noqa: E402
 
 DOC = REPO / "docs" / "self-proof.md"
 INTENDED, KNOCK_ON = "F", "k"
@@ -111,7 +111,7 @@ def render(rows: Sequence[Row]) -> str:
 
 
 def render_html(rows: Sequence[Row]) -> str:
-    from conformance.reporting.html import render_matrix
+    from tokenconform.reporting.html import render_matrix
 
     cells = {
         _label(r).replace("`", ""): {

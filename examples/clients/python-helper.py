@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from conformance.session_client import RefreshUnavailable, SessionExpired, TokenSession
+from tokenconform.session_client import RefreshUnavailable, SessionExpired, TokenSession
 
 SESSION_ENDED = 3
 

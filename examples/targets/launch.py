@@ -181,7 +181,7 @@ def started(target: Target, environ: Mapping[str, str], *, timeout: float = 90) 
 def tokenconform_command() -> list[str]:
     """The tokenconform CLI of the interpreter running this module (the repository's .venv)."""
     script = Path(sys.executable).parent / "tokenconform"
-    return [str(script)] if script.exists() else [sys.executable, "-c", "from conformance.cli import main; main()"]
+    return [str(script)] if script.exists() else [sys.executable, "-c", "from tokenconform.cli import main; main()"]
 
 
 def run_suite(

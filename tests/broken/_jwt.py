@@ -6,7 +6,7 @@ server sees, typically the same claims re-signed with the real key, which is wha
 that defect would effectively verify. ``reissue(app, settings, edit)`` changes the tokens a server
 hands out (header or claims, re-signed with the real key) and maps them back on the way in, so
 the variant still works end to end and differs from the reference only in what it issues.
-Signing goes through ``conformance.jwt_probes`` (hmac), never ``jwt.encode``.
+Signing goes through ``tokenconform.jwt_probes`` (hmac), never ``jwt.encode``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from conformance import jwt_probes
-from reference_server.cookies import access_cookie_name
+from tokenconform import jwt_probes
+from tokenconform_server.cookies import access_cookie_name
 
 from ._wsgi import Closing, rewrite
 

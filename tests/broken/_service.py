@@ -10,10 +10,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from reference_server.app import create_app as reference_app
-from reference_server.sessions import IssuedTokens, SessionService
-from reference_server.store import SqliteStore
-from reference_server.tokens import new_jti
+from tokenconform_server.app import create_app as reference_app
+from tokenconform_server.sessions import IssuedTokens, SessionService
+from tokenconform_server.store import SqliteStore
+from tokenconform_server.tokens import new_jti
 
 from ._wsgi import Closing
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from reference_server.errors import Unauthorized
-from reference_server.sessions import IssuedTokens, SessionService
-from reference_server.tokens import InvalidToken, decode_access, new_jti
+from tokenconform_server.errors import Unauthorized
+from tokenconform_server.sessions import IssuedTokens, SessionService
+from tokenconform_server.tokens import InvalidToken, decode_access, new_jti
 
 from ._service import app_with
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference_server.app import create_app as reference_app
+from tokenconform_server.app import create_app as reference_app
 
 from ._jwt import parse, resign, rewrite_access_token
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import base64
 import json
 
-from reference_server.errors import Unauthorized
-from reference_server.sessions import Principal, SessionService
-from reference_server.tokens import InvalidToken, decode_access
+from tokenconform_server.errors import Unauthorized
+from tokenconform_server.sessions import Principal, SessionService
+from tokenconform_server.tokens import InvalidToken, decode_access
 
 from ._service import app_with
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from reference_server.app import create_app as reference_app
+from tokenconform_server.app import create_app as reference_app
 
 from ._wsgi import Closing
 

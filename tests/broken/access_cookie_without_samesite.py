@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference_server.app import create_app as reference_app
-from reference_server.cookies import access_cookie_name
+from tokenconform_server.app import create_app as reference_app
+from tokenconform_server.cookies import access_cookie_name
 
 from ._wsgi import drop_attribute, edit_set_cookies
 

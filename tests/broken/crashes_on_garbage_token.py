@@ -9,8 +9,8 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from conformance import jwt_probes
-from reference_server.app import create_app as reference_app
+from tokenconform import jwt_probes
+from tokenconform_server.app import create_app as reference_app
 
 from ._wsgi import Closing
 

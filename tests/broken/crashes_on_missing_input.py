@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reference_server.app import create_app as reference_app
-from reference_server.cookies import refresh_cookie_name
+from tokenconform_server.app import create_app as reference_app
+from tokenconform_server.cookies import refresh_cookie_name
 
 from ._wsgi import REQUEST_BODY, rewrite
 

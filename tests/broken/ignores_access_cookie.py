@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from reference_server.app import create_app as reference_app
-from reference_server.cookies import access_cookie_name
+from tokenconform_server.app import create_app as reference_app
+from tokenconform_server.cookies import access_cookie_name
 
 from ._wsgi import Closing
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from conformance import jwt_probes
-from reference_server.app import create_app as reference_app
+from tokenconform import jwt_probes
+from tokenconform_server.app import create_app as reference_app
 
 from ._jwt import parse, rewrite_access_token
 

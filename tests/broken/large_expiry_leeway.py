@@ -6,11 +6,11 @@ expire (EXP-03 passes), only later than the profile's declared policy.max_leeway
 
 from __future__ import annotations
 
-from conformance.checks.expiry import _NEVER_EXPIRES_MARGIN
-from reference_server.errors import Unauthorized
-from reference_server.sessions import Principal, SessionService
-from reference_server.tokens import InvalidToken, decode_access
 from tests.selfproof.setups import TIGHT_LEEWAY
+from tokenconform.checks.expiry import _NEVER_EXPIRES_MARGIN
+from tokenconform_server.errors import Unauthorized
+from tokenconform_server.sessions import Principal, SessionService
+from tokenconform_server.tokens import InvalidToken, decode_access
 
 from ._jwt import parse
 from ._service import app_with

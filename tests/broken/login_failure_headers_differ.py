@@ -5,8 +5,8 @@ Status and body are identical to a wrong password's; only the WWW-Authenticate h
 
 from __future__ import annotations
 
-from reference_server.errors import Unauthorized
-from reference_server.sessions import INVALID_CREDENTIALS, LoginResult, SessionService
+from tokenconform_server.errors import Unauthorized
+from tokenconform_server.sessions import INVALID_CREDENTIALS, LoginResult, SessionService
 
 from ._service import app_with
 

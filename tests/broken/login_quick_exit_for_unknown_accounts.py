@@ -5,8 +5,8 @@ Run with a realistic bcrypt cost (e.g. 10) so the gap is real, as on a productio
 
 from __future__ import annotations
 
-from reference_server.errors import Unauthorized
-from reference_server.sessions import INVALID_CREDENTIALS, LoginResult, SessionService
+from tokenconform_server.errors import Unauthorized
+from tokenconform_server.sessions import INVALID_CREDENTIALS, LoginResult, SessionService
 
 from ._service import app_with
 

@@ -6,8 +6,8 @@ their body only, not in Content-Length: LGN-02 (headers) has nothing to see.
 
 from __future__ import annotations
 
-from reference_server.errors import Unauthorized
-from reference_server.sessions import INVALID_CREDENTIALS, LoginResult, SessionService
+from tokenconform_server.errors import Unauthorized
+from tokenconform_server.sessions import INVALID_CREDENTIALS, LoginResult, SessionService
 
 from ._service import app_with
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reference_server.sessions import SessionService
+from tokenconform_server.sessions import SessionService
 
 from ._service import app_with
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from reference_server.app import create_app as reference_app
+from tokenconform_server.app import create_app as reference_app
 
 from ._wsgi import Closing
 

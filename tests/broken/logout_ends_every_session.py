@@ -6,8 +6,8 @@ token when the access token has expired), then every other session of the same u
 
 from __future__ import annotations
 
-from reference_server.sessions import SessionService
-from reference_server.tokens import InvalidToken, decode_access, decode_refresh
+from tokenconform_server.sessions import SessionService
+from tokenconform_server.tokens import InvalidToken, decode_access, decode_refresh
 
 from ._service import app_with
 

@@ -7,9 +7,9 @@ no deny list for logged-out access tokens does, it lets a session ended by logou
 
 from __future__ import annotations
 
-from reference_server.errors import Unauthorized
-from reference_server.sessions import Principal, SessionService
-from reference_server.tokens import InvalidToken, decode_access
+from tokenconform_server.errors import Unauthorized
+from tokenconform_server.sessions import Principal, SessionService
+from tokenconform_server.tokens import InvalidToken, decode_access
 
 from ._service import app_with
 

@@ -3,7 +3,7 @@ session with its refresh token (breaks LGO-09)."""
 
 from __future__ import annotations
 
-from reference_server.sessions import SessionService
+from tokenconform_server.sessions import SessionService
 
 from ._service import app_with
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference_server.errors import Unauthorized
-from reference_server.sessions import Principal, SessionService
+from tokenconform_server.errors import Unauthorized
+from tokenconform_server.sessions import Principal, SessionService
 
 from ._service import app_with
 

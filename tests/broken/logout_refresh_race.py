@@ -16,9 +16,9 @@ import sqlite3
 import threading
 from typing import Any
 
-from reference_server.sessions import IssuedTokens, SessionService
-from reference_server.store import Outcome, jti_hash
-from reference_server.tokens import InvalidToken, decode_access, decode_refresh, new_jti
+from tokenconform_server.sessions import IssuedTokens, SessionService
+from tokenconform_server.store import Outcome, jti_hash
+from tokenconform_server.tokens import InvalidToken, decode_access, decode_refresh, new_jti
 
 from ._service import app_with
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference_server.app import create_app as reference_app
+from tokenconform_server.app import create_app as reference_app
 
 #: one day over the reference profile's max_refresh_ttl (604800 s)
 REFRESH_TTL = 8 * 24 * 3600

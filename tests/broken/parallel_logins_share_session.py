@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from reference_server.sessions import LoginResult, SessionService
+from tokenconform_server.sessions import LoginResult, SessionService
 
 from ._service import app_with
 

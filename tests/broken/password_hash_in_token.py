@@ -5,9 +5,9 @@ The seed-style bug: the whole user record spread into the JWT claims.
 
 from __future__ import annotations
 
-from conformance import jwt_probes
-from reference_server.sessions import IssuedTokens, SessionService
-from reference_server.store import UserRecord
+from tokenconform import jwt_probes
+from tokenconform_server.sessions import IssuedTokens, SessionService
+from tokenconform_server.store import UserRecord
 
 from ._service import app_with
 

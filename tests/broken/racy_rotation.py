@@ -18,10 +18,10 @@ import threading
 import time
 from typing import Any
 
-from reference_server.errors import Unauthorized
-from reference_server.sessions import IssuedTokens, SessionService
-from reference_server.store import Outcome
-from reference_server.tokens import InvalidToken, decode_refresh, new_jti
+from tokenconform_server.errors import Unauthorized
+from tokenconform_server.sessions import IssuedTokens, SessionService
+from tokenconform_server.store import Outcome
+from tokenconform_server.tokens import InvalidToken, decode_refresh, new_jti
 
 from ._service import app_with
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import jwt
 
-from reference_server.app import create_app as reference_app
+from tokenconform_server.app import create_app as reference_app
 
 from ._wsgi import Headers, replace_everywhere, rewrite
 

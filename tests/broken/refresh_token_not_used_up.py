@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference_server.sessions import IssuedTokens, SessionService
+from tokenconform_server.sessions import IssuedTokens, SessionService
 
 from ._service import app_with
 

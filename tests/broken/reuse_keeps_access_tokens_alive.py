@@ -6,9 +6,9 @@ access tokens working until their exp.
 
 from __future__ import annotations
 
-from reference_server.errors import Unauthorized
-from reference_server.sessions import Principal, SessionService
-from reference_server.tokens import InvalidToken, decode_access
+from tokenconform_server.errors import Unauthorized
+from tokenconform_server.sessions import Principal, SessionService
+from tokenconform_server.tokens import InvalidToken, decode_access
 
 from ._service import app_with
 

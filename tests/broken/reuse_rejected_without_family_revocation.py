@@ -9,9 +9,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from reference_server.errors import Unauthorized
-from reference_server.sessions import IssuedTokens, LoginResult, SessionService
-from reference_server.tokens import InvalidToken, decode_refresh
+from tokenconform_server.errors import Unauthorized
+from tokenconform_server.sessions import IssuedTokens, LoginResult, SessionService
+from tokenconform_server.tokens import InvalidToken, decode_refresh
 
 from ._service import app_with
 

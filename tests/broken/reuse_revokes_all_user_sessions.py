@@ -6,9 +6,9 @@ the same user, which RFC 9700 §4.14.2 does not ask for.
 
 from __future__ import annotations
 
-from reference_server.errors import Unauthorized
-from reference_server.sessions import IssuedTokens, SessionService
-from reference_server.tokens import InvalidToken, decode_refresh
+from tokenconform_server.errors import Unauthorized
+from tokenconform_server.sessions import IssuedTokens, SessionService
+from tokenconform_server.tokens import InvalidToken, decode_refresh
 
 from ._service import app_with
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 
-from reference_server.sessions import LoginResult, SessionService
+from tokenconform_server.sessions import LoginResult, SessionService
 
 from ._service import app_with
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from reference_server.app import create_app as reference_app
+from tokenconform_server.app import create_app as reference_app
 
 #: Seconds the token clock runs ahead: well over EXP-08's 30 s bound.
 SKEW = 120.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference_server.sessions import SessionService
+from tokenconform_server.sessions import SessionService
 
 from ._service import app_with
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from reference_server.sessions import IssuedTokens, SessionService
-from reference_server.tokens import InvalidToken, decode_refresh
+from tokenconform_server.sessions import IssuedTokens, SessionService
+from tokenconform_server.tokens import InvalidToken, decode_refresh
 
 from ._service import app_with, new_branch
 

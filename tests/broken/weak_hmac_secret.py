@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference_server.app import create_app as reference_app
+from tokenconform_server.app import create_app as reference_app
 
 #: in conformance/wordlists/common-jwt-secrets.txt
 WEAK_SECRET = "a-string-secret-at-least-256-bits-long"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance import client_check
-from conformance.catalog import load_catalog
-from conformance.results import Outcome
+from tokenconform import client_check
+from tokenconform.catalog import load_catalog
+from tokenconform.results import Outcome
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = ROOT / "examples" / "clients"
@@ -88,7 +88,7 @@ def test_a_client_that_never_logs_in_cannot_be_judged():
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, NO_COLOR="1", COLUMNS="80")
     return subprocess.run(
-        [PYTHON, "-m", "conformance.client_check", *args], capture_output=True, text=True, env=env, timeout=120
+        [PYTHON, "-m", "tokenconform.client_check", *args], capture_output=True, text=True, env=env, timeout=120
     )
 
 

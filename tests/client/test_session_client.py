@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import responses
 
-from conformance.session_client import SessionExpired, Tokens, TokenSession
-from reference_server.mock import fingerprint
+from tokenconform.session_client import SessionExpired, Tokens, TokenSession
+from tokenconform_server.mock import fingerprint
 
 
 def logged_in(mock, **options) -> TokenSession:

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from conformance.context import CheckContext, RunConfig
-from conformance.engine import run_checks
-from conformance.profile import Profile, load_profile
-from conformance.registry import load_all_checks
-from conformance.results import CheckResult, Outcome
-from reference_server.config import Settings
-from reference_server.server import ReferenceServer
+from tokenconform.context import CheckContext, RunConfig
+from tokenconform.engine import run_checks
+from tokenconform.profile import Profile, load_profile
+from tokenconform.registry import load_all_checks
+from tokenconform.results import CheckResult, Outcome
+from tokenconform_server.config import Settings
+from tokenconform_server.server import ReferenceServer
 
 #: TTLs of the embedded run: short enough that expiry checks finish in seconds.
 ACCESS_TTL = 2

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conformance import cli
+from tokenconform import cli
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 

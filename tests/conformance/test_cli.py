@@ -19,10 +19,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conformance import cli, runner
-from conformance.embedded import embedded_settings
-from conformance.profile_commands import template_text
-from reference_server.server import ReferenceServer
+from tokenconform import cli, runner
+from tokenconform.embedded import embedded_settings
+from tokenconform.profile_commands import template_text
+from tokenconform_server.server import ReferenceServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ROTATION = ["ROT-01", "ROT-02", "ROT-03", "ROT-04", "ROT-05"]
@@ -32,7 +32,7 @@ def tokenconform(*args: str, cwd: Path, env: dict[str, str] | None = None) -> su
     environ = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80", **(env or {})}
     environ.pop("PYTEST_ADDOPTS", None)
     return subprocess.run(
-        [sys.executable, "-m", "conformance.cli", *args],
+        [sys.executable, "-m", "tokenconform.cli", *args],
         cwd=cwd,
         env=environ,
         capture_output=True,
@@ -247,7 +247,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_pytest_argv_is_isolated() -> None:
     namespace = cli.build_parser().parse_args(["run", "--only", "rotation", "--header", "X-Key: 1"])
     argv = runner.pytest_argv(namespace, "http://127.0.0.1:8000", "reference", "/tmp/w")
-    for flag in ("--noconftest", "conformance.plugin", "no:cacheprovider", "conformance.test_suite"):
+    for flag in ("--noconftest", "tokenconform.plugin", "no:cacheprovider", "tokenconform.test_suite"):
         assert flag in argv
     assert argv[argv.index("-c") + 1] == os.path.join("/tmp/w", "pytest.ini")
     assert argv[argv.index("--rootdir") + 1] == "/tmp/w"
@@ -279,10 +279,10 @@ def test_a_header_the_suite_sets_itself_is_refused(header: str, capsys: pytest.C
 
 
 def test_engine_turns_a_failed_may_into_not_present() -> None:
-    from conformance.catalog import load_catalog
-    from conformance.engine import start
-    from conformance.errors import RequirementFailed
-    from conformance.registry import Check
+    from tokenconform.catalog import load_catalog
+    from tokenconform.engine import start
+    from tokenconform.errors import RequirementFailed
+    from tokenconform.registry import Check
 
     may = next(r for r in load_catalog().requirements if r.level.value == "MAY")
 
@@ -308,7 +308,7 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path: Path) -> None:
     environ = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80"}
     environ.pop("PYTEST_ADDOPTS", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "conformance.cli", "run", "--json-report", str(tmp_path / "r.json")],
+        [sys.executable, "-m", "tokenconform.cli", "run", "--json-report", str(tmp_path / "r.json")],
         cwd=tmp_path, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert process.stderr is not None

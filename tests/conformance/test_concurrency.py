@@ -10,8 +10,8 @@ import dataclasses
 
 import pytest
 
-from conformance.profile import load_profile
-from conformance.results import Outcome
+from tokenconform.profile import load_profile
+from tokenconform.results import Outcome
 
 from .conftest import assert_outcome, run_against
 from .test_reuse import grace_profile, retry_grace_app

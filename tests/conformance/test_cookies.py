@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from conformance.profile import TokenLocation, load_profile
-from conformance.results import Outcome
+from tokenconform.profile import TokenLocation, load_profile
+from tokenconform.results import Outcome
 
 from .conftest import assert_outcome, run_against
 
@@ -104,7 +104,7 @@ def json_only_profile():
 
 
 def _whole_suite(**kwargs):
-    from conformance.registry import load_all_checks
+    from tokenconform.registry import load_all_checks
 
     return run_against([c.id for c in load_all_checks().all()], **kwargs)
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from conformance.profile import Profile, load_profile
-from conformance.results import CheckResult, Outcome
 from tests.selfproof.setups import SETUPS
+from tokenconform.profile import Profile, load_profile
+from tokenconform.results import CheckResult, Outcome
 
 from .conftest import assert_outcome, run_against
 

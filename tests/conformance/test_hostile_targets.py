@@ -16,11 +16,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from conformance.errors import TargetUnreachable
-from conformance.results import Outcome
-from conformance.transport import MAX_BODY_BYTES, round_trip
-from reference_server.app import create_app as reference_app
-from reference_server.server import ReferenceServer
+from tokenconform.errors import TargetUnreachable
+from tokenconform.results import Outcome
+from tokenconform.transport import MAX_BODY_BYTES, round_trip
+from tokenconform_server.app import create_app as reference_app
+from tokenconform_server.server import ReferenceServer
 
 from .conftest import embedded_settings, run_against
 from .test_cli import tokenconform

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from conformance import cli
-from conformance.catalog import load_catalog
-from conformance.reporting import html
-from conformance.reporting import json as json_report
-from conformance.results import CheckResult, Outcome, RunResult
+from tokenconform import cli
+from tokenconform.catalog import load_catalog
+from tokenconform.reporting import html
+from tokenconform.reporting import json as json_report
+from tokenconform.results import CheckResult, Outcome, RunResult
 
 OUTCOMES = [Outcome.PASSED, Outcome.PASSED, Outcome.FAILED, Outcome.DECLARED, Outcome.SKIPPED, Outcome.PASSED]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import evidence, jwt_probes
+from tokenconform import evidence, jwt_probes
 
 
 def _nested_header_token(depth: int) -> str:

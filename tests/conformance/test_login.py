@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from conformance.checks.login import mann_whitney_p
-from conformance.profile import load_profile
-from conformance.results import Outcome
+from tokenconform.checks.login import mann_whitney_p
+from tokenconform.profile import load_profile
+from tokenconform.results import Outcome
 
 from .conftest import assert_outcome, run_against
 

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from conformance.profile import load_profile
-from conformance.results import Outcome
+from tokenconform.profile import load_profile
+from tokenconform.results import Outcome
 
 from .conftest import assert_outcome, run_against
 
@@ -63,9 +63,9 @@ def _shared_accounts_app(accounts):
     users are given to the suite through the environment."""
     import time
 
-    from reference_server.app import create_app
-    from reference_server.sessions import SessionService
-    from reference_server.sqlite_store import SqliteStore
+    from tokenconform_server.app import create_app
+    from tokenconform_server.sessions import SessionService
+    from tokenconform_server.sqlite_store import SqliteStore
 
     def factory(settings):
         store = SqliteStore(settings.db_path)
@@ -83,10 +83,10 @@ def _shared_accounts_app(accounts):
 def test_logout_all_with_shared_credentials_disturbs_no_other_check(monkeypatch):
     """Regression (issue 6.2): with env credentials, logout-all ended the shared account's other
     sessions mid-run and turned unrelated checks into errors. It now runs after every other check."""
-    from conformance.registry import load_all_checks
+    from tokenconform.registry import load_all_checks
 
     accounts = [("shared_one", "Shared-pass-1"), ("shared_two", "Shared-pass-2")]
-    for suffix, (name, password) in zip(("", "_2"), accounts):
+    for suffix, (name, password) in zip(("", "_2"), accounts, strict=True):
         monkeypatch.setenv(f"TOKENCONFORM_USERNAME{suffix}", f"{name}@example.test")
         monkeypatch.setenv(f"TOKENCONFORM_PASSWORD{suffix}", password)
     profile = dataclasses.replace(load_profile("reference"), register=None)
@@ -98,10 +98,10 @@ def test_logout_all_with_shared_credentials_disturbs_no_other_check(monkeypatch)
 
 
 def test_checks_that_end_every_session_run_after_all_others_timed_ones_included():
-    from conformance.catalog import load_catalog
-    from conformance.context import CheckContext, RunConfig, Wait
-    from conformance.engine import run_checks
-    from conformance.registry import Check
+    from tokenconform.catalog import load_catalog
+    from tokenconform.context import CheckContext, RunConfig, Wait
+    from tokenconform.engine import run_checks
+    from tokenconform.registry import Check
 
     catalog = load_catalog()
     order = []

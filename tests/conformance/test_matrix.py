@@ -18,10 +18,10 @@ from functools import partial
 
 import pytest
 
-from conformance.registry import load_all_checks
-from conformance.results import CheckResult, Outcome
 from tests.selfproof.matrix import BROKEN, Row, describe, failed, load_matrix, run_row, run_setup, variant_modules
 from tests.selfproof.setups import SETUPS
+from tokenconform.registry import load_all_checks
+from tokenconform.results import CheckResult, Outcome
 
 ROWS = load_matrix()
 

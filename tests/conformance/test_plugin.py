@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance import plugin
-from conformance.embedded import embedded_settings
-from conformance.registry import load_all_checks
-from reference_server.server import ReferenceServer
+from tokenconform import plugin
+from tokenconform.embedded import embedded_settings
+from tokenconform.registry import load_all_checks
+from tokenconform_server.server import ReferenceServer
 
 
 def run_pytest(
@@ -31,7 +31,7 @@ def run_pytest(
     """``python -m pytest ARGS``; without ``autoload``, only our plugin is loaded (the others cost seconds)."""
     environ = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80", **(env or {})}
     environ.pop("PYTEST_ADDOPTS", None)
-    plugins = [] if autoload else ["-p", "conformance.plugin"]
+    plugins = [] if autoload else ["-p", "tokenconform.plugin"]
     if not autoload:
         environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     return subprocess.run(
@@ -75,8 +75,8 @@ def test_importing_the_plugin_is_cheap() -> None:
     code = textwrap.dedent(
         """
         import sys
-        import conformance.plugin
-        heavy = [m for m in ("requests", "conformance.registry", "conformance.catalog", "reference_server")
+        import tokenconform.plugin
+        heavy = [m for m in ("requests", "tokenconform.registry", "tokenconform.catalog", "tokenconform_server")
                  if m in sys.modules]
         print(heavy)
         """
@@ -106,7 +106,7 @@ def test_plain_pytest_run_is_untouched(tmp_path: Path) -> None:
     ],
 )
 def test_one_option_without_the_other_is_a_usage_error(tmp_path: Path, given: tuple[str, str], missing: str) -> None:
-    done = run_pytest("--pyargs", "conformance.test_suite", *given, cwd=tmp_path)
+    done = run_pytest("--pyargs", "tokenconform.test_suite", *given, cwd=tmp_path)
     assert done.returncode == pytest.ExitCode.USAGE_ERROR
     assert f"{missing} is missing" in done.stderr
     assert "Traceback" not in done.stderr
@@ -117,7 +117,8 @@ def test_invalid_profile_is_a_usage_error_naming_the_key(tmp_path: Path) -> None
     profile = tmp_path / "bad.toml"
     profile.write_text('name = "x"\n[login]\npath = "login"\n', encoding="utf-8")
     done = run_pytest(
-        "--pyargs", "conformance.test_suite", plugin.OPT_TARGET, "http://127.0.0.1:9", plugin.OPT_PROFILE, str(profile),
+        "--pyargs", "tokenconform.test_suite",
+        plugin.OPT_TARGET, "http://127.0.0.1:9", plugin.OPT_PROFILE, str(profile),
         cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == pytest.ExitCode.USAGE_ERROR
@@ -131,7 +132,7 @@ def test_invalid_profile_is_a_usage_error_naming_the_key(tmp_path: Path) -> None
 def test_k_selects_exactly_one_item_and_pytest_junitxml_names_it(tmp_path: Path, target: str) -> None:
     junit = tmp_path / "junit.xml"
     done = run_pytest(
-        "--pyargs", "conformance.test_suite", plugin.OPT_TARGET, target, plugin.OPT_PROFILE, "reference",
+        "--pyargs", "tokenconform.test_suite", plugin.OPT_TARGET, target, plugin.OPT_PROFILE, "reference",
         "-k", "ROT-01", f"--junitxml={junit}",
         cwd=tmp_path,
     )  # fmt: skip
@@ -144,7 +145,7 @@ def test_k_selects_exactly_one_item_and_pytest_junitxml_names_it(tmp_path: Path,
 def test_pyargs_conformance_collects_the_suite_in_catalogue_order_timed_last(tmp_path: Path) -> None:
     # --collect-only sends no request, so a closed port will do.
     done = run_pytest(
-        "--pyargs", "conformance", "--collect-only", "-q",
+        "--pyargs", "tokenconform", "--collect-only", "-q",
         plugin.OPT_TARGET, f"http://127.0.0.1:{closed_port()}", plugin.OPT_PROFILE, "reference",
         cwd=tmp_path,
     )  # fmt: skip
@@ -163,7 +164,7 @@ def test_pyargs_conformance_collects_the_suite_in_catalogue_order_timed_last(tmp
 
 @pytest.mark.slow
 def test_suite_module_without_options_is_one_visible_skip(tmp_path: Path) -> None:
-    done = run_pytest("--pyargs", "conformance.test_suite", "-rs", cwd=tmp_path)
+    done = run_pytest("--pyargs", "tokenconform.test_suite", "-rs", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 skipped" in done.stdout and plugin.OPT_TARGET in done.stdout
 
@@ -171,7 +172,7 @@ def test_suite_module_without_options_is_one_visible_skip(tmp_path: Path) -> Non
 @pytest.mark.slow
 def test_dead_target_stops_the_session_with_one_line(tmp_path: Path) -> None:
     done = run_pytest(
-        "--pyargs", "conformance.test_suite", plugin.OPT_TARGET, f"http://127.0.0.1:{closed_port()}",
+        "--pyargs", "tokenconform.test_suite", plugin.OPT_TARGET, f"http://127.0.0.1:{closed_port()}",
         plugin.OPT_PROFILE, "reference", "-k", "rotation or ROT", "-q",
         cwd=tmp_path,
     )  # fmt: skip
@@ -184,14 +185,14 @@ def test_dead_target_stops_the_session_with_one_line(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_outcomes_map_to_pytest(tmp_path: Path) -> None:
     """SHOULD failure: xfail at level must (exit 0), failed at level should (exit 1); declared, not checked: skip."""
-    from conformance.catalog import load_catalog
     from tests.broken.logout_ends_every_session import create_app
+    from tokenconform.catalog import load_catalog
 
     not_automated = next(r.id for r in load_catalog().requirements if not r.automated)
     settings = embedded_settings()
     with ReferenceServer(settings, app=create_app(settings)) as server:
         args = (
-            "--pyargs", "conformance.test_suite", plugin.OPT_TARGET, server.url, plugin.OPT_PROFILE, "reference",
+            "--pyargs", "tokenconform.test_suite", plugin.OPT_TARGET, server.url, plugin.OPT_PROFILE, "reference",
             "-k", f"LGO-05 or CKE-09 or {not_automated}", "-rsx",
         )  # fmt: skip
         at_must = run_pytest(*args, cwd=tmp_path)
@@ -205,7 +206,7 @@ def test_outcomes_map_to_pytest(tmp_path: Path) -> None:
 
 RECORDER = '''
 """Records, in order, when each timed check is started and when each suite item is set up."""
-import conformance.engine as engine
+import tokenconform.engine as engine
 
 EVENTS = []
 _start = engine.start
@@ -235,7 +236,7 @@ def test_timed_checks_start_after_the_untimed_items_and_all_finish_together(tmp_
     untimed check, and against a slow target its tokens had expired by then."""
     (tmp_path / "recorder.py").write_text(RECORDER, encoding="utf-8")
     done = run_pytest(
-        "-p", "recorder", "--pyargs", "conformance.test_suite",
+        "-p", "recorder", "--pyargs", "tokenconform.test_suite",
         plugin.OPT_TARGET, target, plugin.OPT_PROFILE, "reference", "-k", "EXP-03 or EXP-04 or ROT-01",
         cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)},
     )  # fmt: skip
@@ -252,7 +253,7 @@ def test_timed_checks_start_after_the_untimed_items_and_all_finish_together(tmp_
 def test_pyargs_conformance_collects_the_suite_even_when_python_files_excludes_it(tmp_path: Path) -> None:
     (tmp_path / "pytest.ini").write_text("[pytest]\npython_files = check_*.py\n", encoding="utf-8")
     done = run_pytest(
-        "--pyargs", "conformance", "--collect-only", "-q",
+        "--pyargs", "tokenconform", "--collect-only", "-q",
         plugin.OPT_TARGET, f"http://127.0.0.1:{closed_port()}", plugin.OPT_PROFILE, "reference",
         cwd=tmp_path,
     )  # fmt: skip
@@ -269,7 +270,7 @@ def test_x_stops_at_the_first_failure_and_abandons_started_timed_checks(tmp_path
     settings = embedded_settings()
     with ReferenceServer(settings, app=create_app(settings)) as server:
         done = run_pytest(
-            "--pyargs", "conformance.test_suite", plugin.OPT_TARGET, server.url, plugin.OPT_PROFILE, "reference",
+            "--pyargs", "tokenconform.test_suite", plugin.OPT_TARGET, server.url, plugin.OPT_PROFILE, "reference",
             "-k", "ROT-01 or EXP-06", "-x",
             cwd=tmp_path,
         )  # fmt: skip
@@ -288,7 +289,7 @@ def test_plugin_writes_the_cli_reports_and_takes_the_expected_failures_file(tmp_
     )}  # fmt: skip
     args = [str(a) for pair in reports.items() for a in pair]
     done = run_pytest(
-        "--pyargs", "conformance.test_suite", plugin.OPT_TARGET, target, plugin.OPT_PROFILE, "reference",
+        "--pyargs", "tokenconform.test_suite", plugin.OPT_TARGET, target, plugin.OPT_PROFILE, "reference",
         "-k", "ROT-01 or ROT-02", plugin.OPT_EXPECTED_FAILURES, str(known), *args,
         cwd=tmp_path,
     )  # fmt: skip

@@ -6,12 +6,12 @@ from __future__ import annotations
 import dataclasses
 import socket
 
-from conformance.context import CheckContext, RunConfig
-from conformance.engine import start
-from conformance.planning import build_plan, render_list
-from conformance.profile import load_profile
-from conformance.registry import load_all_checks
-from conformance.results import Outcome
+from tokenconform.context import CheckContext, RunConfig
+from tokenconform.engine import start
+from tokenconform.planning import build_plan, render_list
+from tokenconform.profile import load_profile
+from tokenconform.registry import load_all_checks
+from tokenconform.results import Outcome
 
 
 def _closed_port() -> int:

@@ -9,8 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conformance.errors import ProfileError
-from conformance.profile import BUILTIN_PROFILES, builtin_profile_text, load_profile, parse_profile
+from tokenconform.errors import ProfileError
+from tokenconform.profile import BUILTIN_PROFILES, builtin_profile_text, load_profile, parse_profile
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from conformance import cli
-from conformance.profile import parse_profile
-from conformance.profile_commands import template_text
+from tokenconform import cli
+from tokenconform.profile import parse_profile
+from tokenconform.profile_commands import template_text
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from conformance.profile import load_profile
-from conformance.results import Outcome
 from tests.broken._privileged import PRIVILEGED_PATH, with_privileged_route
+from tokenconform.profile import load_profile
+from tokenconform.results import Outcome
 
 from .conftest import assert_outcome, run_against
 

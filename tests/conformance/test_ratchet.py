@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from conformance import cli, ratchet
-from conformance.catalog import Level, load_catalog
-from conformance.errors import UsageError
-from conformance.ratchet import Status
-from conformance.results import CheckResult, Outcome, RunResult
+from tokenconform import cli, ratchet
+from tokenconform.catalog import Level, load_catalog
+from tokenconform.errors import UsageError
+from tokenconform.ratchet import Status
+from tokenconform.results import CheckResult, Outcome, RunResult
 
 from .test_cli import broken_server, one_line_error, tokenconform  # noqa: F401,F811 - broken_server is a fixture
 

@@ -18,7 +18,7 @@ import pytest
 def test_readme_serve_then_run_exits_0(tmp_path: Path) -> None:
     environ = {**os.environ, "NO_COLOR": "1", "DATABASE_PATH": str(tmp_path / "readme.db")}
     server = subprocess.Popen(
-        [sys.executable, "-m", "conformance.cli", "serve", "--dev", "--access-ttl", "3s", "--refresh-ttl", "8s",
+        [sys.executable, "-m", "tokenconform.cli", "serve", "--dev", "--access-ttl", "3s", "--refresh-ttl", "8s",
          "--port", "0"],
         cwd=tmp_path, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
@@ -32,7 +32,7 @@ def test_readme_serve_then_run_exits_0(tmp_path: Path) -> None:
                 break
         assert url, "serve printed no URL"
         done = subprocess.run(
-            [sys.executable, "-m", "conformance.cli", "run", "--target", url, "--profile", "reference"],
+            [sys.executable, "-m", "tokenconform.cli", "run", "--target", url, "--profile", "reference"],
             cwd=tmp_path, env={**environ, "COLUMNS": "120"}, capture_output=True, text=True, timeout=500,
         )  # fmt: skip
     finally:

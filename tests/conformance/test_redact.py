@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import requests
 
-from conformance.embedded import embedded_settings
-from conformance.evidence import clip, shorten
-from conformance.redact import REDACTED, Secrets, fingerprint, scrub_patterns
-from reference_server.server import ReferenceServer
 from tests.broken.no_reuse_detection import create_app as create_app_without_reuse_detection
+from tokenconform.embedded import embedded_settings
+from tokenconform.evidence import clip, shorten
+from tokenconform.redact import REDACTED, Secrets, fingerprint, scrub_patterns
+from tokenconform_server.server import ReferenceServer
 
 from .test_cli import tokenconform
 
@@ -112,7 +112,7 @@ def recorded_server() -> Iterator[tuple[str, TokenRecorder]]:
 
 def profile_without_register(tmp_path: Path) -> Path:
     """The reference profile with credentials from the environment instead of registration."""
-    text = importlib.resources.files("conformance").joinpath("profiles/reference.toml").read_text(encoding="utf-8")
+    text = importlib.resources.files("tokenconform").joinpath("profiles/reference.toml").read_text(encoding="utf-8")
     text = re.sub(r"\[register\].*?(?=\n\[tokens)", "", text, flags=re.S)
     text = text.replace('name = "reference"', 'name = "env-credentials"')
     path = tmp_path / "env.toml"

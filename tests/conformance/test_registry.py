@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance.catalog import load_catalog, parse_catalog
-from conformance.errors import TokenconformError
-from conformance.registry import Registry, load_all_checks
 from tests.selfproof.matrix import load_matrix
+from tokenconform.catalog import load_catalog, parse_catalog
+from tokenconform.errors import TokenconformError
+from tokenconform.registry import Registry, load_all_checks
 
 
 def test_every_automated_requirement_has_exactly_one_check_and_no_other():

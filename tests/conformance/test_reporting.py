@@ -11,11 +11,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-import conformance
-from conformance.catalog import Level, Requirement, load_catalog
-from conformance.reporting import json as json_report
-from conformance.reporting import junit, markdown, terminal
-from conformance.results import CheckResult, Outcome, RunResult
+import tokenconform
+from tokenconform.catalog import Level, Requirement, load_catalog
+from tokenconform.reporting import json as json_report
+from tokenconform.reporting import junit, markdown, terminal
+from tokenconform.results import CheckResult, Outcome, RunResult
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "spec" / "report.schema.json"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -115,7 +115,7 @@ def test_json_report_header_and_summary():
     run = make_run()
     document = json.loads(json_report.render(run))
     assert document["tool"] == "tokenconform"
-    assert document["version"] == conformance.__version__
+    assert document["version"] == tokenconform.__version__
     assert document["target"] == "http://127.0.0.1:8123"
     assert document["profile"] == "reference"
     assert datetime.fromisoformat(document["started_at"]).tzinfo is not None

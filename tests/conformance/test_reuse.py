@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from conformance.profile import Profile, load_profile
-from conformance.results import CheckResult, Outcome
-from reference_server.sessions import IssuedTokens, SessionService
 from tests.broken._service import app_with
+from tokenconform.profile import Profile, load_profile
+from tokenconform.results import CheckResult, Outcome
+from tokenconform_server.sessions import IssuedTokens, SessionService
 
 from .conftest import assert_outcome, run_against
 

@@ -7,11 +7,11 @@ import dataclasses
 import pytest
 import responses
 
-from conformance.context import CheckContext, RunConfig
-from conformance.engine import run_checks
-from conformance.profile import load_profile
-from conformance.registry import load_all_checks
-from conformance.results import Outcome
+from tokenconform.context import CheckContext, RunConfig
+from tokenconform.engine import run_checks
+from tokenconform.profile import load_profile
+from tokenconform.registry import load_all_checks
+from tokenconform.results import Outcome
 
 from .conftest import assert_outcome, run_against
 

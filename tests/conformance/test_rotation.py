@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.results import Outcome
+from tokenconform.results import Outcome
 
 from .conftest import assert_outcome, run_against
 
@@ -51,8 +51,8 @@ def test_a_refresh_token_presented_by_bearer_is_spoken():
     """Issue 6.21: `[refresh] present = ["bearer"]` sends the refresh token in the Authorization header."""
     import dataclasses
 
-    from conformance.profile import load_profile
-    from reference_server.app import create_app
+    from tokenconform.profile import load_profile
+    from tokenconform_server.app import create_app
 
     reference = load_profile("reference")
     profile = dataclasses.replace(reference, refresh=dataclasses.replace(reference.refresh, present=("bearer",)))

@@ -7,9 +7,9 @@ import secrets
 import jwt
 import pytest
 
-from conformance import jwt_probes
-from conformance.checks.tokens import ACCESS_SECRET_ENV, REFRESH_SECRET_ENV
-from conformance.results import Outcome
+from tokenconform import jwt_probes
+from tokenconform.checks.tokens import ACCESS_SECRET_ENV, REFRESH_SECRET_ENV
+from tokenconform.results import Outcome
 
 from .conftest import assert_outcome, run_against
 

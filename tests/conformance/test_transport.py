@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from conformance.context import RunConfig
-from conformance.errors import TargetUnreachable
-from conformance.planning import probe_target
-from conformance.transport import round_trip
-from reference_server.server import ReferenceServer
+from tokenconform.context import RunConfig
+from tokenconform.errors import TargetUnreachable
+from tokenconform.planning import probe_target
+from tokenconform.transport import round_trip
+from tokenconform_server.server import ReferenceServer
 
 from .conftest import embedded_settings
 

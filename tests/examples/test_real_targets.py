@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from conformance.catalog import load_catalog
+from tokenconform.catalog import load_catalog
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "examples" / "targets"))

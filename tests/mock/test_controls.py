@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import requests
 
-from reference_server.mock import fingerprint
+from tokenconform_server.mock import fingerprint
 
 TIMEOUT = 10
 

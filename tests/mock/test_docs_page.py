@@ -6,10 +6,10 @@ import pytest
 import requests
 import yaml
 
-from reference_server.docs_page import ALLOW_REMOTE_MOCK, is_loopback, serve_app
-from reference_server.mock import MockApp
-from reference_server.mock_transports import mock_settings
-from reference_server.server import ReferenceServer
+from tokenconform_server.docs_page import ALLOW_REMOTE_MOCK, is_loopback, serve_app
+from tokenconform_server.mock import MockApp
+from tokenconform_server.mock_transports import mock_settings
+from tokenconform_server.server import ReferenceServer
 
 
 @pytest.mark.parametrize("mock", [False, True])

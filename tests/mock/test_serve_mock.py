@@ -17,7 +17,7 @@ TIMEOUT = 10
 
 @pytest.mark.slow
 def test_serve_mock_done_when_script(tmp_path):
-    command = [sys.executable, "-m", "conformance.cli", "serve", "--mock", "--dev", "--access-ttl", "15m",
+    command = [sys.executable, "-m", "tokenconform.cli", "serve", "--mock", "--dev", "--access-ttl", "15m",
                "--port", "0", "--bcrypt-rounds", "4", "--db", str(tmp_path / "unused.db")]  # fmt: skip
     env = dict(os.environ, NO_COLOR="1", COLUMNS="80")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)

@@ -25,10 +25,10 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from reference_server.app import create_app
-from reference_server.config import Settings
-from reference_server.server import ReferenceServer
-from reference_server.store import Store
+from tokenconform_server.app import create_app
+from tokenconform_server.config import Settings
+from tokenconform_server.server import ReferenceServer
+from tokenconform_server.store import Store
 
 from .engines import ENGINES, Database, Databases, postgres_url
 

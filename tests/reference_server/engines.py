@@ -19,9 +19,9 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 
-from reference_server.config import Settings
-from reference_server.engines import describe, open_store
-from reference_server.store import Store
+from tokenconform_server.config import Settings
+from tokenconform_server.engines import describe, open_store
+from tokenconform_server.store import Store
 
 #: the server the PostgreSQL runs use: ``postgresql://user:password@127.0.0.1:PORT/db``
 POSTGRES_URL_VAR = "TOKENCONFORM_TEST_POSTGRES_URL"
@@ -101,10 +101,10 @@ class Database:
     def store_class(self) -> type[Any]:
         """The engine's store class, for a test's subclass with one method changed."""
         if self.engine == "postgres":
-            from reference_server.postgres_store import PostgresStore
+            from tokenconform_server.postgres_store import PostgresStore
 
             return PostgresStore
-        from reference_server.sqlite_store import SqliteStore
+        from tokenconform_server.sqlite_store import SqliteStore
 
         return SqliteStore
 

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from reference_server.access_log import AccessLog, describe_routes
-from reference_server.app import create_app
-from reference_server.config import Settings
+from tokenconform_server.access_log import AccessLog, describe_routes
+from tokenconform_server.app import create_app
+from tokenconform_server.config import Settings
 
 
 def _call(app: Any, method: str, path: str, *, query: str = "", headers: dict[str, str] | None = None) -> str:

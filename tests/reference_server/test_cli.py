@@ -1,4 +1,4 @@
-"""``tokenconform serve`` / ``python -m reference_server``: flags, env vars, errors, signals."""
+"""``tokenconform serve`` / ``python -m tokenconform_server``: flags, env vars, errors, signals."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from conformance.cli import main as tokenconform
-from reference_server.cli import main
-from reference_server.config import generate_secret
+from tokenconform.cli import main as tokenconform
+from tokenconform_server.cli import main
+from tokenconform_server.config import generate_secret
 
 from .conftest import PASSWORD, claims
 from .test_crash import finish, spawn

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from reference_server.config import ConfigError, Settings, generate_secret, parse_duration
+from tokenconform_server.config import ConfigError, Settings, generate_secret, parse_duration
 
 A = "a" * 40
 B = "b" * 40

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from reference_server.config import generate_secret
+from tokenconform_server.config import generate_secret
 
 from .conftest import PASSWORD
 
@@ -23,9 +23,9 @@ START_TIMEOUT = 20.0
 
 
 def spawn(db_path: Path, env: dict[str, str], *extra: str) -> tuple[subprocess.Popen[str], str]:
-    """Start ``python -m reference_server`` on port 0; returns the process and its URL."""
+    """Start ``python -m tokenconform_server`` on port 0; returns the process and its URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reference_server", "--port", "0", "--db", str(db_path), *extra],
+        [sys.executable, "-m", "tokenconform_server", "--port", "0", "--db", str(db_path), *extra],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

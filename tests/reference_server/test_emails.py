@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reference_server.emails import InvalidEmail, normalize_email
+from tokenconform_server.emails import InvalidEmail, normalize_email
 
 from .conftest import PASSWORD, Api
 

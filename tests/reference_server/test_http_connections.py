@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from reference_server.server import ReferenceServer
+from tokenconform_server.server import ReferenceServer
 
 from .conftest import PASSWORD, Api
 

@@ -8,8 +8,8 @@ from email.utils import parsedate_to_datetime
 import bottle
 import pytest
 
-from reference_server.config import Settings
-from reference_server.cookies import clear_auth_cookies, set_auth_cookies
+from tokenconform_server.config import Settings
+from tokenconform_server.cookies import clear_auth_cookies, set_auth_cookies
 
 from .conftest import Api, Reply, claims, parse_set_cookie
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from reference_server.server import ReferenceServer
+from tokenconform_server.server import ReferenceServer
 
 from .conftest import Api, Tokens
 from .engines import Databases

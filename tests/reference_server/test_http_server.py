@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import requests
 
-from reference_server.app import create_app
-from reference_server.config import Settings
-from reference_server.server import ReferenceServer
-from reference_server.sessions import Principal, PublicUser, SessionService
-from reference_server.store import Store
+from tokenconform_server.app import create_app
+from tokenconform_server.config import Settings
+from tokenconform_server.server import ReferenceServer
+from tokenconform_server.sessions import Principal, PublicUser, SessionService
+from tokenconform_server.store import Store
 
 from .engines import Database
 
@@ -41,7 +41,7 @@ def test_two_servers_side_by_side(tmp_path: Path) -> None:
 
 def test_stop_without_start_releases_the_store(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """A server that never started still closes the store its app opened, once."""
-    import reference_server.app
+    import tokenconform_server.app
 
     opened: list[Store] = []
     closes: list[Store] = []
@@ -55,7 +55,7 @@ def test_stop_without_start_releases_the_store(database: Database, monkeypatch: 
             closes.append(self)
             super().close()
 
-    monkeypatch.setattr(reference_server.app, "open_store", lambda target, **kwargs: Recording(target))
+    monkeypatch.setattr(tokenconform_server.app, "open_store", lambda target, **kwargs: Recording(target))
     server = ReferenceServer(database.settings())
     assert len(opened) == 1 and not opened[0].closed
     server.stop()
@@ -106,7 +106,7 @@ def test_an_unexpected_exception_is_a_json_500_without_details(database: Databas
 
 def test_store_locked_past_its_deadline_answers_503_not_500(database: Database) -> None:
     """Issue 2: never a 500 from "database is locked"; overload is a 503 with Retry-After."""
-    from reference_server.store import StoreBusy
+    from tokenconform_server.store import StoreBusy
 
     class LockedStore(database.store_class()):  # type: ignore[misc]
         def get_user_by_email(self, email: str) -> Any:

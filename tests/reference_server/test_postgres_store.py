@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from reference_server.app import create_app
-from reference_server.server import ReferenceServer
-from reference_server.store import Outcome, StoreBusy, StoreUnavailable
+from tokenconform_server.app import create_app
+from tokenconform_server.server import ReferenceServer
+from tokenconform_server.store import Outcome, StoreBusy, StoreUnavailable
 
 from .conftest import Api
 from .engines import Database, Databases, postgres_url
@@ -24,8 +24,8 @@ from .test_store import LATER, NOW, make_session, make_user, run_threads
 
 psycopg = pytest.importorskip("psycopg")
 
-from reference_server.postgres_db import SCHEMA_VERSION, prepare  # noqa: E402
-from reference_server.postgres_store import PostgresStore  # noqa: E402
+from tokenconform_server.postgres_db import SCHEMA_VERSION, prepare  # noqa: E402
+from tokenconform_server.postgres_store import PostgresStore  # noqa: E402
 
 
 @pytest.fixture
@@ -186,7 +186,7 @@ def test_a_committed_rotation_survives_kill_9_of_the_process(pg: Database) -> No
     script = textwrap.dedent(
         f"""
         import os, signal
-        from reference_server.postgres_store import PostgresStore
+        from tokenconform_server.postgres_store import PostgresStore
         s = PostgresStore({pg.target!r})
         u = s.create_user(username="k", email="k@example.com", full_name="K", password_hash="h", now={NOW})
         sess = s.create_session(user_id=u.id, user_agent="", jti="j0", now={NOW}, absolute_expires_at={LATER})

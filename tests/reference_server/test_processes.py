@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import requests
 
-from reference_server.config import generate_secret
+from tokenconform_server.config import generate_secret
 
 from .conftest import PASSWORD
 from .engines import Database
@@ -80,10 +80,10 @@ def serve(server_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., 
 
 
 def spawn_logged(env: dict[str, str], stderr: Any, *flags: str) -> tuple[subprocess.Popen[str], str]:
-    """``python -m reference_server --port 0 FLAGS`` with the database from ``env``; returns the
+    """``python -m tokenconform_server --port 0 FLAGS`` with the database from ``env``; returns the
     process and the URL it printed. stderr goes to ``stderr`` (a file)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reference_server", "--port", "0", *flags],
+        [sys.executable, "-m", "tokenconform_server", "--port", "0", *flags],
         env=env,
         stdout=subprocess.PIPE,
         stderr=stderr,

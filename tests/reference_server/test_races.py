@@ -18,12 +18,12 @@ from typing import Any
 
 import requests
 
-from reference_server.config import Settings
-from reference_server.engines import open_store
-from reference_server.server import ReferenceServer
-from reference_server.sessions import LoginResult, SessionService
-from reference_server.store import VersionChanged
-from reference_server.tokens import decode_access
+from tokenconform_server.config import Settings
+from tokenconform_server.engines import open_store
+from tokenconform_server.server import ReferenceServer
+from tokenconform_server.sessions import LoginResult, SessionService
+from tokenconform_server.store import VersionChanged
+from tokenconform_server.tokens import decode_access
 
 from .engines import Database
 

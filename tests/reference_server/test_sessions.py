@@ -8,9 +8,9 @@ import threading
 import bcrypt
 import pytest
 
-from reference_server import tokens
-from reference_server.errors import Conflict, TooManyRequests, Unauthorized, UnprocessableEntity
-from reference_server.sessions import IssuedTokens, SessionService
+from tokenconform_server import tokens
+from tokenconform_server.errors import Conflict, TooManyRequests, Unauthorized, UnprocessableEntity
+from tokenconform_server.sessions import IssuedTokens, SessionService
 
 START = 1_800_000_000.0
 PASSWORD = "correct horse battery"

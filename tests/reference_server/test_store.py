@@ -19,7 +19,7 @@ import threading
 
 import pytest
 
-from reference_server.store import (
+from tokenconform_server.store import (
     DuplicateUser,
     Outcome,
     SqliteStore,
@@ -307,7 +307,7 @@ def test_a_committed_rotation_survives_kill_9(sqlite_path):
     script = textwrap.dedent(
         f"""
         import os, signal
-        from reference_server.store import SqliteStore
+        from tokenconform_server.store import SqliteStore
         s = SqliteStore({db_path!r})
         u = s.create_user(username="k", email="k@example.com", full_name="K",
                           password_hash="h", now={NOW})
@@ -459,7 +459,7 @@ def test_a_failure_costs_the_same_whatever_the_key_length(sqlite_path, sqlite_st
 def test_create_session_under_a_stale_token_version_is_refused(store):
     """Issue 8: the version check and the insert are one step, so a login that read the user
     before a logout-all cannot create a session after it."""
-    from reference_server.store import VersionChanged
+    from tokenconform_server.store import VersionChanged
 
     user = make_user(store)
     kw = dict(user_id=user.id, user_agent="ua", now=NOW, absolute_expires_at=LATER)
@@ -473,7 +473,7 @@ def test_create_session_under_a_stale_token_version_is_refused(store):
 # SQLite only: max_page_count (PostgreSQL's disk_full: test_postgres_store.py).
 def test_a_full_database_raises_store_unavailable(sqlite_path):
     """Issue 8: SQLite's own SQLITE_FULL, hit for real through max_page_count, is not swallowed."""
-    from reference_server.store import StoreUnavailable
+    from tokenconform_server.store import StoreUnavailable
 
     class Capped(SqliteStore):
         def _connection(self):

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from reference_server.app import create_app
-from reference_server.config import Settings
-from reference_server.server import ReferenceServer
-from reference_server.sqlite_store import SqliteStore
-from reference_server.throttle import client_address
+from tokenconform_server.app import create_app
+from tokenconform_server.config import Settings
+from tokenconform_server.server import ReferenceServer
+from tokenconform_server.sqlite_store import SqliteStore
+from tokenconform_server.throttle import client_address
 
 from .conftest import PASSWORD, Api
 from .engines import Database
@@ -141,7 +141,7 @@ def full_disk_store(database: Database) -> Any:
     raised by the server, so each engine's real error mapping is what is tested."""
     if database.engine == "sqlite":
         return FullDiskStore(database.target)
-    from reference_server.postgres_store import PostgresStore
+    from tokenconform_server.postgres_store import PostgresStore
 
     class PostgresFullDisk(PostgresStore):
         full = False

@@ -13,9 +13,9 @@ import json
 
 import pytest
 
-from reference_server import tokens
-from reference_server.config import Settings
-from reference_server.tokens import InvalidToken
+from tokenconform_server import tokens
+from tokenconform_server.config import Settings
+from tokenconform_server.tokens import InvalidToken
 
 NOW = 1_800_000_000.0
 
@@ -262,7 +262,7 @@ def test_garbage_raises_only_invalid_token(settings, garbage):
 @pytest.mark.parametrize("mangle", [lambda t: t + "=", lambda t: t + "==", lambda t: t + ".extra"])
 def test_only_strict_compact_serialization_decodes(mangle):
     """Regression: PyJWT accepts an '='-padded signature; RFC 7515 §2 base64url has no padding (TOK-06)."""
-    from reference_server.tokens import decode_access, issue_access
+    from tokenconform_server.tokens import decode_access, issue_access
 
     settings = Settings.for_testing(db_path="unused.db")
     issued = issue_access(
@@ -282,7 +282,7 @@ def test_only_strict_compact_serialization_decodes(mangle):
 
 def test_cached_verification_still_checks_expiry_and_the_key():
     """The verified-token cache saves PyJWT work; expiry, key and type still decide every use."""
-    from reference_server.tokens import decode_access, decode_refresh, issue_access
+    from tokenconform_server.tokens import decode_access, decode_refresh, issue_access
 
     settings = Settings.for_testing(db_path="unused.db")
     other = Settings.for_testing(db_path="unused.db")

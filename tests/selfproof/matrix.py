@@ -34,13 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.checks.tokens import ACCESS_SECRET_ENV, REFRESH_SECRET_ENV
-from conformance.context import CheckContext, RunConfig
-from conformance.engine import run_checks
-from conformance.registry import load_all_checks
-from conformance.results import CheckResult, Outcome
-from reference_server.server import ReferenceServer
 from tests.conformance.conftest import embedded_settings
+from tokenconform.checks.tokens import ACCESS_SECRET_ENV, REFRESH_SECRET_ENV
+from tokenconform.context import CheckContext, RunConfig
+from tokenconform.engine import run_checks
+from tokenconform.registry import load_all_checks
+from tokenconform.results import CheckResult, Outcome
+from tokenconform_server.server import ReferenceServer
 
 from .setups import SETUPS, Setup
 

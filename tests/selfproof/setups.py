@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from conformance.context import EXPIRY_SLACK, RunConfig
-from conformance.profile import Profile, load_profile
 from tests.broken._privileged import PRIVILEGED_PATH, with_privileged_route
 from tests.conformance.conftest import ACCESS_TTL, REFRESH_TTL
+from tokenconform.context import EXPIRY_SLACK, RunConfig
+from tokenconform.profile import Profile, load_profile
 
 #: The retry grace window the grace setup declares, and the one grace variants implement.
 GRACE = 5

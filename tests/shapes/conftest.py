@@ -11,13 +11,13 @@ from typing import Any
 
 import bottle
 
-from conformance.context import CheckContext, RunConfig
-from conformance.engine import run_checks
-from conformance.profile import load_profile
-from conformance.registry import load_all_checks
-from conformance.results import CheckResult
-from reference_server.config import Settings
-from reference_server.server import ReferenceServer
+from tokenconform.context import CheckContext, RunConfig
+from tokenconform.engine import run_checks
+from tokenconform.profile import load_profile
+from tokenconform.registry import load_all_checks
+from tokenconform.results import CheckResult
+from tokenconform_server.config import Settings
+from tokenconform_server.server import ReferenceServer
 
 from .flask_jwt_extended_app import FlaskJWTExtended
 from .flask_jwt_extended_app import create_app as create_flask_app

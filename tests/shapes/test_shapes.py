@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import requests
 
-from conformance.registry import load_all_checks
-from conformance.results import CheckResult, Outcome
+from tokenconform.registry import load_all_checks
+from tokenconform.results import CheckResult, Outcome
 
 from .conftest import (
     Shape,

@@ -32,9 +32,9 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from reference_server.app import create_app
-from reference_server.config import Settings
-from reference_server.server import ReferenceServer
+from tokenconform_server.app import create_app
+from tokenconform_server.config import Settings
+from tokenconform_server.server import ReferenceServer
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "spec" / "openapi.yaml"
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
@@ -114,7 +114,7 @@ def test_server_routes_match_spec_paths(tmp_path: Path) -> None:
 
 
 def test_mock_app_serves_the_mock_paths_too() -> None:
-    from reference_server.mock import MockApp
+    from tokenconform_server.mock import MockApp
 
     mock = MockApp(Settings.for_testing())
     try:

@@ -4,7 +4,7 @@ import sys
 
 from _app import app
 
-from conformance.session_client import TokenSession
+from tokenconform.session_client import TokenSession
 
 if __name__ == "__main__":
     sys.exit(app().main(TokenSession, sleep=lambda seconds: None))

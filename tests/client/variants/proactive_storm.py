@@ -5,7 +5,7 @@ import sys
 
 from _app import app
 
-from conformance.session_client import Tokens, TokenSession
+from tokenconform.session_client import Tokens, TokenSession
 
 
 class ProactiveStorm(TokenSession):

@@ -5,7 +5,7 @@ import sys
 
 from _app import app
 
-from conformance.session_client import SessionExpired, Tokens, TokenSession
+from tokenconform.session_client import SessionExpired, Tokens, TokenSession
 
 
 class RefreshLoop(TokenSession):

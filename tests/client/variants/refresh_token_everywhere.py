@@ -7,7 +7,7 @@ from typing import Any
 import requests
 from _app import app
 
-from conformance.session_client import Tokens, TokenSession
+from tokenconform.session_client import Tokens, TokenSession
 
 
 class RefreshTokenEverywhere(TokenSession):

@@ -7,7 +7,7 @@ from typing import Any
 import requests
 from _app import app
 
-from conformance.session_client import TokenSession
+from tokenconform.session_client import TokenSession
 
 
 class RetriesUntilSuccess(TokenSession):
