@@ -103,9 +103,11 @@ class TokenAuth(TokenKeeper, requests.auth.AuthBase):
                 return response
             # RFC 6750 §3.1: 401 invalid_token. Refresh once (or take the pair another request's
             # refresh produced) and resend once; the second answer is the caller's, 401 or not.
-            tokens = self._refresh_after(generation)
-            response.content  # noqa: B018 - read it all, so the connection can be reused
+            # Hooks run before requests reads the body: read it now, so the connection goes back
+            # to the pool even when the refresh below raises.
+            response.content  # noqa: B018
             response.close()
+            tokens = self._refresh_after(generation)
             retry = sent.copy()
             seek = getattr(retry.body, "seek", None)
             if position is not None and callable(seek):
