@@ -27,6 +27,7 @@ import itertools
 import json
 import math
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -69,6 +70,8 @@ __all__ = [
 CONTROL_PREFIX = "/_mock"
 #: what ``expire`` accepts
 EXPIRABLE = ("access", "refresh", "session")
+#: RFC 6265 §4.1.1 path-value: any CHAR except CTLs or ";"
+_COOKIE_PATH_STOP = re.compile(r"[\x00-\x1f\x7f;]")
 
 
 def fingerprint(token: str) -> str:
@@ -283,10 +286,25 @@ class MockApp:
             not used: the mock keeps its database in a temporary directory of its own, which
             ``reset()`` replaces and ``close()`` deletes.
         clock: defaults to a fresh :class:`MockClock`.
+        refresh_cookie_path: scope the refresh cookie to this ``Path`` instead of the reference's
+            ``Path=/``. The reference keeps ``/`` because ``/logout`` takes the refresh cookie
+            too and ``__Host-`` demands it; but with ``/`` a client that honours the cookie's
+            Path sends the refresh token to every endpoint, and so does one that ignores Path.
+            ``client-check`` narrows it to the refresh endpoint to tell the two apart (CLI-06).
     """
 
-    def __init__(self, settings: Settings, *, clock: MockClock | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: MockClock | None = None, refresh_cookie_path: str | None = None
+    ) -> None:
+        if refresh_cookie_path is not None:
+            if not refresh_cookie_path.startswith("/") or _COOKIE_PATH_STOP.search(refresh_cookie_path):
+                raise ValueError(f"refresh_cookie_path must be a path starting with /, not {refresh_cookie_path!r}")
+            if settings.cookie_prefix == "__Host-" and refresh_cookie_path != "/":
+                # RFC 6265bis §4.1.3.2: a __Host- cookie without Path=/ is rejected by the client.
+                raise ValueError("a __Host- refresh cookie must keep Path=/")
         self.settings = settings
+        #: the Path of the refresh cookie, when narrowed (None: the reference's own)
+        self.refresh_cookie_path = refresh_cookie_path
         #: the controllable clock every token, expiry check and throttling window uses
         self.clock = clock or MockClock()
         self._lock = threading.RLock()
@@ -580,7 +598,16 @@ class MockApp:
                 self._local.event = None
         status = int(str(captured["status"]).split(" ", 1)[0])
         self._finish(event, status)
-        start_response(captured["status"], captured["headers"])
+        headers: list[tuple[str, str]] = captured["headers"]
+        if self.refresh_cookie_path is not None:
+            refresh_cookie = cookies.refresh_cookie_name(self.settings)
+            headers = [
+                (name, _with_path(value, self.refresh_cookie_path))
+                if name.lower() == "set-cookie" and value.split("=", 1)[0].strip() == refresh_cookie
+                else (name, value)
+                for name, value in headers
+            ]
+        start_response(captured["status"], headers)
         return body
 
     def _finish(self, event: MockEvent, status: int | None) -> None:
@@ -628,6 +655,19 @@ class MockApp:
             fingerprint(refresh_token) if refresh_token else None,
             via,
         )
+
+
+def _with_path(set_cookie: str, path: str) -> str:
+    """``set_cookie`` with its Path attribute replaced by (or given) ``path``."""
+    parts = set_cookie.split(";")
+    at = [i for i, part in enumerate(parts) if i and part.split("=", 1)[0].strip().lower() == "path"]
+    for i in reversed(at[1:]):
+        del parts[i]
+    if at:
+        parts[at[0]] = f" Path={path}"
+    else:
+        parts.append(f" Path={path}")
+    return ";".join(parts)
 
 
 # -------------------------------------------------------------------- the control API

@@ -64,8 +64,8 @@ class _Controls:
     username: str
     password: str
 
-    def _seed(self, settings: Settings | None, clock: MockClock | None) -> None:
-        self.mock = MockApp(settings or mock_settings(), clock=clock)
+    def _seed(self, settings: Settings | None, clock: MockClock | None, refresh_cookie_path: str | None) -> None:
+        self.mock = MockApp(settings or mock_settings(), clock=clock, refresh_cookie_path=refresh_cookie_path)
         self.username = DEFAULT_USER
         self.password = secrets.token_urlsafe(12)
         self.mock.add_user(self.username, self.password)
@@ -111,8 +111,14 @@ class MockServer(_Controls):
     """The mock on a real server bound to 127.0.0.1:0 (``ReferenceServer``); ``stop()`` closes
     the sockets, the database and its directory."""
 
-    def __init__(self, settings: Settings | None = None, *, clock: MockClock | None = None) -> None:
-        self._seed(settings, clock)
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: MockClock | None = None,
+        refresh_cookie_path: str | None = None,
+    ) -> None:
+        self._seed(settings, clock, refresh_cookie_path)
         from .server import ReferenceServer
 
         self._server = ReferenceServer(self.mock.settings, app=self.mock)
@@ -161,10 +167,11 @@ class ResponsesMock(_Controls):
         clock: MockClock | None = None,
         url: str = RESPONSES_URL,
         rsps: responses.RequestsMock | None = None,
+        refresh_cookie_path: str | None = None,
     ) -> None:
         import responses as responses_module
 
-        self._seed(settings, clock)
+        self._seed(settings, clock, refresh_cookie_path)
         #: base URL the mock answers at
         self.url = url.rstrip("/")
         self._owns_rsps = rsps is None
