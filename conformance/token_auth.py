@@ -8,9 +8,8 @@ resend through ``response.connection.send`` with the 401 kept in ``history`` (th
 ``requests.auth.HTTPDigestAuth.handle_401``); a refused refresh raises ``SessionExpired``.
 
 Login, refresh and logout go through the auth object's own cookie-less session, so a refresh
-cookie never lands in the caller's jar. ``Retry-After`` is honoured on those requests; on the
-caller's requests it is the caller's session's business (urllib3 ``Retry(status_forcelist=
-(429, 503), respect_retry_after_header=True)`` on its adapter does it).
+cookie never lands in the caller's jar. A 429 or 503 with a bounded ``Retry-After`` is waited out
+and resent (at most ``retry_after_attempts`` times) on those requests and on the caller's alike.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ import requests.auth
 
 from .profile import Profile
 from .token_keeper import TokenKeeper, Tokens
+from .token_wire import retry_after
 
 __all__ = ["TokenAuth"]
 
@@ -90,32 +90,62 @@ class TokenAuth(TokenKeeper, requests.auth.AuthBase):
         tell = getattr(request.body, "tell", None)
         position = tell() if callable(tell) else None
         # What register_hook() does; the stubs leave register_hook untyped.
-        request.hooks["response"].append(self._on_401(request, generation, position))
+        request.hooks["response"].append(self._on_answer(request, generation, tokens, position))
         return request
 
-    def _on_401(self, sent: requests.PreparedRequest, generation: int, position: int | None) -> _Hook:
-        """The response hook of one request: ``generation`` is the pair it presented."""
+    def _on_answer(
+        self, sent: requests.PreparedRequest, generation: int, tokens: Tokens, position: int | None
+    ) -> _Hook:
+        """The response hook of one request: ``generation`` and ``tokens`` are the pair it presented."""
 
         def handle(response: requests.Response, **kwargs: Any) -> requests.Response:
             # Only the request this auth prepared: a redirect's copy lost the token cookie (requests
             # drops Cookie on redirect), so its 401 says nothing about the token's validity.
-            if response.status_code != 401 or response.request is not sent:
+            if response.request is not sent:
                 return response
-            # RFC 6750 §3.1: 401 invalid_token. Refresh once (or take the pair another request's
-            # refresh produced) and resend once; the second answer is the caller's, 401 or not.
-            # Hooks run before requests reads the body: read it now, so the connection goes back
-            # to the pool even when the refresh below raises.
-            response.content  # noqa: B018
-            response.close()
-            tokens = self._refresh_after(generation)
-            retry = sent.copy()
-            seek = getattr(retry.body, "seek", None)
-            if position is not None and callable(seek):
-                seek(position)  # a file body was consumed by the first send
-            self._attach(retry.headers, retry.method or "GET", tokens)
-            answer: requests.Response = response.connection.send(retry, **kwargs)
-            answer.history.append(response)
-            answer.request = retry
-            return answer
+            presented = tokens
+            if response.status_code == 401:
+                # RFC 6750 §3.1: 401 invalid_token. Refresh once (or take the pair another
+                # request's refresh produced) and resend once; the second answer is the caller's,
+                # 401 or not. Read the body first, so the connection goes back to the pool even
+                # when the refresh raises.
+                _drain(response)
+                presented = self._refresh_after(generation)
+                response = self._resend(response, sent, presented, position, kwargs)
+            # RFC 9110 §10.2.3 / RFC 6585 §4: a bounded Retry-After is waited out, then resent.
+            for _ in range(self.retry_after_attempts):
+                if response.status_code not in (429, 503):
+                    break
+                delay = retry_after(response.headers.get("Retry-After"), self._clock())
+                if delay is None or delay > self.max_retry_after:
+                    break
+                _drain(response)
+                self._sleep(delay)
+                response = self._resend(response, sent, self._tokens or presented, position, kwargs)
+            return response
 
         return handle
+
+    def _resend(
+        self,
+        previous: requests.Response,
+        sent: requests.PreparedRequest,
+        tokens: Tokens,
+        position: int | None,
+        kwargs: dict[str, Any],
+    ) -> requests.Response:
+        retry = sent.copy()
+        seek = getattr(retry.body, "seek", None)
+        if position is not None and callable(seek):
+            seek(position)  # a file body was consumed by the first send
+        self._attach(retry.headers, retry.method or "GET", tokens)
+        answer: requests.Response = previous.connection.send(retry, **kwargs)
+        answer.history = [*previous.history, previous]
+        answer.request = retry
+        return answer
+
+
+def _drain(response: requests.Response) -> None:
+    """Hooks run before requests reads the body: read and release it before sending again."""
+    response.content  # noqa: B018
+    response.close()

@@ -182,3 +182,54 @@ def test_the_csrf_header_goes_on_state_changing_calls_with_the_current_value():
         ("POST", "/refresh", "refresh-csrf-2", 200),
         ("POST", "/protected", "access-csrf-3", 200),
     ]
+
+
+def test_a_bounded_retry_after_on_the_callers_request_is_waited_out_and_resent(tokenconform_responses_mock):
+    mock = tokenconform_responses_mock
+    slept: list[float] = []
+    auth = logged_in(mock, sleep=slept.append)
+    mock.fail_next("/profile", 503, retry_after=2)
+    response = requests.get(mock.url + "/profile", auth=auth)
+    assert response.status_code == 200 and [r.status_code for r in response.history] == [503]
+    assert slept == [2.0]
+    assert [e["status"] for e in mock.events() if e["path"] == "/profile"] == [503, 200]
+
+
+def test_a_retry_after_beyond_the_budget_is_the_callers_answer(tokenconform_responses_mock):
+    mock = tokenconform_responses_mock
+    slept: list[float] = []
+    auth = logged_in(mock, sleep=slept.append, max_retry_after=5)
+    mock.fail_next("/profile", 429, retry_after=60)
+    assert requests.get(mock.url + "/profile", auth=auth).status_code == 429
+    assert slept == []
+
+
+def test_retry_after_waits_are_bounded_in_number(tokenconform_responses_mock):
+    mock = tokenconform_responses_mock
+    slept: list[float] = []
+    auth = logged_in(mock, sleep=slept.append, retry_after_attempts=2)
+    mock.fail_next("/profile", 429, retry_after=1, count=5)
+    assert requests.get(mock.url + "/profile", auth=auth).status_code == 429
+    assert slept == [1.0, 1.0]
+    assert [e["status"] for e in mock.events() if e["path"] == "/profile"] == [429, 429, 429]
+
+
+def test_after_a_401_and_refresh_a_503_is_waited_out_with_the_new_token(tokenconform_responses_mock):
+    mock = tokenconform_responses_mock
+    slept: list[float] = []
+    auth = logged_in(mock, sleep=slept.append)
+    mock.expire("access")
+
+    def fail_the_resend(event, app):  # the 503 must hit the resend, not the first call
+        if event["path"] == "/refresh" and event["status"] == 200:
+            mock.fail_next("/profile", 503, retry_after=1)
+
+    mock.mock.on_response(fail_the_resend)
+    with requests.Session() as http:
+        http.auth = auth
+        response = http.get(mock.url + "/profile")
+    assert response.status_code == 200
+    assert [r.status_code for r in response.history] == [401, 503]
+    assert auth.tokens is not None
+    assert mock.events()[-1]["access"] == fingerprint(auth.tokens.access_token)
+    assert [e["path"] for e in mock.events()] == ["/login", "/profile", "/refresh", "/profile", "/profile"]
