@@ -8,7 +8,6 @@ the reverse).
 
 from __future__ import annotations
 
-import base64
 import http.cookiejar
 import json
 import threading
@@ -22,6 +21,7 @@ import requests
 from .cookies import SetCookie, parse_set_cookie
 from .errors import TargetError
 from .evidence import Exchange, decode_unverified, shorten
+from .token_wire import basic_authorization
 from .transport import MAX_BODY_BYTES, round_trip
 
 if TYPE_CHECKING:
@@ -462,8 +462,7 @@ class Device:
             return
         client_id, client_secret = self.ctx.client_credentials()
         if mode == "basic":
-            raw = f"{client_id}:{client_secret}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+            headers["Authorization"] = basic_authorization(client_id, client_secret)
         else:
             body["client_id"] = client_id
             body["client_secret"] = client_secret
