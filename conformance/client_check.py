@@ -17,6 +17,12 @@ sends the refresh cookie nowhere else, and one that sends it to /profile fails C
 token counts as presented again (CLI-03, CLI-04) where it is spent, at /refresh or /logout; sent
 anywhere else it is CLI-06's failure.
 
+One defect, one failure: a client without single-flight refreshes once per concurrent 401, each
+refresh built before any answer reached it. That is CLI-01's failure alone, so the scenarios that
+judge what a client does once a refusal or a 503 reached it (CLI-03, CLI-05, CLI-07) run one call
+at a time (TOKENCONFORM_CONCURRENCY=1), and CLI-04 counts a rotated refresh token only when it is
+presented after the next round began, when no call of the earlier one can still be in flight.
+
 Workload contract, in the command's environment:
     TOKENCONFORM_URL, TOKENCONFORM_USERNAME, TOKENCONFORM_PASSWORD, TOKENCONFORM_PROFILE,
     TOKENCONFORM_DELIVERY, TOKENCONFORM_PROTECTED_PATH, TOKENCONFORM_ROUNDS,
@@ -95,19 +101,19 @@ def run_client_check(
                 continue
             if progress is not None:
                 progress(f"scenario {scenario.name}: {scenario.description}")
+            in_flight = scenario.concurrency(concurrency)
             run = run_scenario(
                 scenario,
                 command,
                 rounds=rounds,
-                concurrency=concurrency,
+                concurrency=in_flight,
                 timeout=timeout,
                 profile=told,
                 delivery=delivery,
             )
             for requirement_id in judged:
-                verdicts[requirement_id].append(
-                    (scenario.name, _judge(requirement_id, run, rounds, concurrency, timeout))
-                )
+                verdict = _judge(requirement_id, run, rounds, in_flight, timeout)
+                verdicts[requirement_id].append((scenario.name, verdict))
     results = [_result(r, verdicts[r.id]) for r in requirements]
     return RunResult(
         target=shlex.join(command),

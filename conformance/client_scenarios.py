@@ -75,6 +75,15 @@ class Scenario:
     judges: tuple[str, ...]
     #: called with (mock, run, rounds, concurrency) before the command starts: installs hooks
     arrange: Callable[[MockApp, ScenarioRun, int, int], None]
+    #: calls in flight per round for this scenario (None: the run's --concurrency). One call at a
+    #: time isolates what a client does once a refusal or a 503 reached it from what its other
+    #: calls, sent before it did, were already doing: with concurrent calls, a client without
+    #: single-flight refreshes once per call, which is CLI-01's failure and no loop, no ignored
+    #: session end and no ignored Retry-After.
+    calls_in_flight: int | None = None
+
+    def concurrency(self, run_concurrency: int) -> int:
+        return self.calls_in_flight or run_concurrency
 
 
 def _every_round(action: Callable[[MockApp], None], *, once: bool) -> Callable[[MockApp, ScenarioRun, int, int], None]:
@@ -148,21 +157,26 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "refresh-refused",
-        "after round 1 the access and the refresh token expire: the refresh is refused",
+        "one call at a time; after round 1 the access and the refresh token expire: the refresh is refused",
         ("CLI-03", "CLI-05", "CLI-06"),
         _every_round(_refuse_refresh, once=True),
+        calls_in_flight=1,
     ),
     Scenario(
         "reuse-detected",
-        "after round 1 the access token expires and the family is revoked, as reuse detection does",
+        "one call at a time; after round 1 the access token expires and the family is revoked, as reuse"
+        " detection does",
         ("CLI-03", "CLI-05", "CLI-06"),
         _every_round(_reuse, once=True),
+        calls_in_flight=1,
     ),
     Scenario(
         "refresh-unavailable",
-        "after round 1 the access token expires and the next refresh answers 503 with Retry-After: 1",
+        "one call at a time; after round 1 the access token expires and the next refresh answers 503 with"
+        " Retry-After: 1",
         ("CLI-07", "CLI-06"),
         _every_round(_unavailable, once=True),
+        calls_in_flight=1,
     ),
     Scenario(
         "always-401",

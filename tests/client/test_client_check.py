@@ -34,6 +34,7 @@ PYTHON = sys.executable
 #: variant -> the requirement its one defect breaks (each variant's docstring says it too)
 DEFECTS = {
     "no_single_flight": "CLI-01",
+    "parallel_refreshes": "CLI-01",
     "retries_until_success": "CLI-02",
     "refresh_loop": "CLI-03",
     "keeps_old_refresh_token": "CLI-04",
@@ -74,6 +75,27 @@ def test_the_seed_client_fails_single_flight_and_logs_itself_out():
     assert "refreshes for one expiry" in result.message and "exited 3" in result.message
     assert any("reuse detected" in line for line in result.evidence), result.evidence
     assert run.exit_code() == 1
+
+
+def _failed(run) -> set[str]:
+    return {r.id for r in run.results if r.outcome is not Outcome.PASSED}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delivery", ["body", "cookie"])
+def test_parallel_refreshes_fail_single_flight_and_nothing_else(delivery):
+    # Without single-flight every concurrent 401 refreshes with the token it holds: those
+    # refreshes were sent before any answer reached the client, so they are no loop (CLI-03),
+    # no kept token (CLI-04), no ignored session end (CLI-05) and no ignored Retry-After (CLI-07).
+    run = client_check.run_client_check([PYTHON, str(VARIANTS / "parallel_refreshes.py")], delivery=delivery)
+    assert _failed(run) == {"CLI-01"}, [(r.id, r.message, r.evidence) for r in run.results]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js 20")
+def test_the_seed_client_fails_single_flight_and_nothing_else():
+    run = client_check.run_client_check(["node", str(CLIENTS / "seed-fetch.js")])
+    assert _failed(run) == {"CLI-01"}, [(r.id, r.message, r.evidence) for r in run.results]
 
 
 @pytest.mark.slow
@@ -191,12 +213,31 @@ def test_cli04_counts_an_old_refresh_cookie_where_it_is_spent_not_where_it_rides
     straggler = event(2, "/profile", refresh="fp:r1", via="cookie")
     replay = event(3, "/refresh", refresh="fp:r1", via="cookie")
     run = ScenarioRun(
-        "concurrent-expiry", delivery="cookie", refresh_cookie_path="/refresh", events=[rotation, straggler]
+        "concurrent-expiry",
+        delivery="cookie",
+        refresh_cookie_path="/refresh",
+        events=[rotation, straggler],
+        triggered=[straggler["end"] or 0],  # a round ended after the rotation: the client held it
     )
     JUDGES["CLI-04"](run, 2, 2)  # the straggler is CLI-06's failure, not a replay
     run.events.append(replay)
     with pytest.raises(Verdict, match=r"presented again after it had been rotated \(in the cookie\)"):
         JUDGES["CLI-04"](run, 2, 2)
+
+
+def test_cli04_leaves_a_refresh_sent_before_the_client_read_the_rotation_to_single_flight():
+    # Concurrent calls without single-flight: each refresh was built before any answer was read,
+    # however late it reaches the server (a connection pool queues it). Only a refresh after the
+    # next round began (the trigger) shows a client that kept the rotated token.
+    rotation = event(1, "/refresh", refresh="fp:r1", via="body")
+    used_successor = event(2, "/profile", access="fp:a2")
+    queued = event(3, "/refresh", refresh="fp:r1", via="body")
+    run = ScenarioRun("concurrent-expiry", delivery="body", events=[rotation, used_successor, queued])
+    JUDGES["CLI-04"](run, 3, 4)
+    run.triggered.append(queued["end"] or 0)
+    run.events.append(event(4, "/refresh", refresh="fp:r1", via="body"))
+    with pytest.raises(Verdict, match=r"presented again after it had been rotated \(in the body\)"):
+        JUDGES["CLI-04"](run, 3, 4)
 
 
 @pytest.mark.parametrize(
