@@ -397,7 +397,9 @@ class Device:
         cookie_name = self.profile.tokens_access.cookie
         headers = dict(extra_headers or {})
         cookies: dict[str, str] = {}
-        presented = "nothing"
+        # A credential the caller wrote itself (an empty or odd Authorization) is what was sent.
+        written = next((value for name, value in headers.items() if name.lower() == "authorization"), None)
+        presented = "nothing" if written is None else f"Authorization: {_credential_label(written)}"
         self.ctx.secrets.add_token(access_token)
         if access_token is not None:
             if via == "cookie":
@@ -503,3 +505,12 @@ def _jarless_session() -> requests.Session:
     session = requests.Session()
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     return session
+
+
+def _credential_label(value: str) -> str:
+    """An Authorization value as evidence: a short one (an empty or odd credential) verbatim,
+    quoted so trailing spaces show; a long one as its scheme and the token's fingerprint."""
+    if len(value) <= 16:
+        return repr(value)
+    scheme, _, credential = value.partition(" ")
+    return f"{scheme} {shorten(credential)}"

@@ -18,7 +18,7 @@ def create_app(settings: Any, store: Any = None, *, clock: Any = None) -> Any:
 
     def crash(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         header = environ.get("HTTP_AUTHORIZATION")
-        if header is not None and header.strip().lower() in ("bearer", 'bearer ""'):
+        if header is not None and header.strip().lower() == "bearer":
             body = b'{"message": "Internal server error"}'
             start_response(
                 "500 Internal Server Error", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]

@@ -44,6 +44,16 @@ def test_fails_on_its_defect(defect, requirement_id):
     assert_outcome(result, Outcome.FAILED)
 
 
+def test_an_invalid_token_answered_403_fails_pro02_alone_and_the_evidence_shows_the_header():
+    # The seed's middleware: no token -> 401, a token that does not verify -> 403. Two quote
+    # characters are such a token (PRO-02's), not an empty credential (PRO-03's).
+    results = run_against(["PRO-02", "PRO-03"], defect="forbidden_for_invalid_token")
+    assert_outcome(results["PRO-02"], Outcome.FAILED)
+    assert_outcome(results["PRO-03"], Outcome.PASSED)
+    empty = run_against(["PRO-03"], defect="empty_bearer_crashes")["PRO-03"]
+    assert any("Authorization: 'Bearer'" in line for line in empty.evidence), empty.evidence
+
+
 # ---------------------------------------------------------------- PRO-04: gated by policy.privileged_path
 
 
