@@ -369,7 +369,8 @@ class CheckContext:
                 if not exchange.ok:
                     raise CalibrationError(
                         f"calibration: a fresh access token presented by {via} was refused "
-                        f"({exchange.status}); check the profile's [protected] and [tokens] sections",
+                        f"({exchange.status}){_other_scheme(exchange.header('WWW-Authenticate'), via)}; "
+                        "check the profile's [protected] and [tokens] sections",
                         evidence=[exchange.describe()],
                     )
             anonymous = device.call_protected(None)
@@ -381,3 +382,20 @@ class CheckContext:
                     evidence=[anonymous.describe()],
                 )
             self._calibrated = True
+
+
+def _other_scheme(challenge: str | None, via: str) -> str:
+    """Why a bearer presentation may have been refused: the target names another scheme.
+
+    Some libraries are set up with their own scheme word (djoser's documented ``JWT``,
+    ``Token``); tokenconform presents tokens as RFC 6750 ``Bearer`` only, so name it plainly.
+    """
+    if via != "bearer" or not challenge:
+        return ""
+    scheme = challenge.strip().split(None, 1)[0].rstrip(",")
+    if scheme.lower() == "bearer":
+        return ""
+    return (
+        f"; the target's challenge asks for the {scheme!r} scheme (WWW-Authenticate: {challenge.strip()[:60]}), "
+        "and tokens are presented as RFC 6750 'Bearer' only: configure the target to accept Bearer"
+    )

@@ -128,3 +128,29 @@ def test_bearer_only_check_fails_on_a_token_without_the_bearer_scheme(defect, pr
     result = run_against(["PRO-09"], defect=defect)["PRO-09"]
     assert_outcome(result, Outcome.FAILED)
     assert probe in result.message
+
+
+def _jwt_scheme_only(settings, store=None, *, clock=None):
+    """djoser's documented AUTH_HEADER_TYPES = ('JWT',): 'JWT <token>' works, 'Bearer <token>' is
+    refused with a JWT challenge."""
+    from tests.broken._wsgi import Closing
+    from tokenconform_server.app import create_app as reference_app
+
+    app = reference_app(settings, store, clock=clock)
+
+    def jwt_scheme(environ, start_response):
+        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme == "Bearer":
+            start_response("401 Unauthorized", [("WWW-Authenticate", 'JWT realm="api"'), ("Content-Length", "0")])
+            return [b""]
+        if scheme == "JWT":
+            environ = dict(environ, HTTP_AUTHORIZATION=f"Bearer {token}")
+        return app(environ, start_response)
+
+    return Closing(jwt_scheme, app)
+
+
+def test_a_target_that_wants_another_scheme_is_named_in_the_calibration_error():
+    result = run_against(["PRO-02"], app_factory=_jwt_scheme_only)["PRO-02"]
+    assert_outcome(result, Outcome.ERROR)
+    assert "asks for the 'JWT' scheme" in result.message and "Bearer" in result.message
