@@ -8,6 +8,7 @@ from .. import expect, preconditions
 from ..context import CheckContext, Wait
 from ..device import Device, Exchange, Tokens, shorten
 from ..errors import CheckSkipped, DeviationDeclared
+from ..evidence import clip
 from ..profile import LogoutSpec
 from ..registry import requirement
 
@@ -194,11 +195,19 @@ def logout_all_ends_every_session(ctx: CheckContext) -> None:
         expect.rejected(after, because=f"session {number}'s access token still works after logout-all")
 
 
-# ASVS 5.0 V3.5.3: sensitive functionality uses POST (or another unsafe method), never GET,
-# so a link or an image cannot trigger it.
+# ASVS 5.0 V3.5.3: "Verify that HTTP requests to sensitive functionality use appropriate HTTP
+# methods such as POST, PUT, PATCH, or DELETE, and not methods defined by the HTTP specification
+# as "safe" such as HEAD, OPTIONS, or GET."
 @requirement("LGO-08", needs=(preconditions.logout,))
 def logout_cannot_be_triggered_by_get(ctx: CheckContext) -> None:
-    """A GET to the logout endpoint, with the session's credentials, does not end the session."""
+    """A GET to the logout endpoint, presenting the session's token as logout takes it, ends nothing.
+
+    Each declared presentation gets its own session and GET: the token logout is keyed on (access
+    or refresh) as Bearer, or the token cookies a browser attaches. A GET has no body, so a
+    body-only logout is judged by those cookies, or not at all when the profile names none.
+    Afterwards the refresh token must still refresh and, when logout is declared to revoke access
+    tokens, the access token must still open the protected resource.
+    """
     spec = _logout_spec(ctx)
     if spec.endpoint.method == "GET":
         raise expect.fail(
@@ -206,27 +215,80 @@ def logout_cannot_be_triggered_by_get(ctx: CheckContext) -> None:
             expected="logout by POST (or another unsafe method)",
             actual='[logout] method = "GET"',
         )
-    device = ctx.new_device()
-    tokens = device.login()
-    cookies = {}
-    if ctx.profile.tokens_access.cookie:
-        cookies[ctx.profile.tokens_access.cookie] = tokens.access_token
-    if ctx.profile.tokens_refresh.cookie:
-        cookies[ctx.profile.tokens_refresh.cookie] = tokens.refresh_token
-    device.send(
-        "GET",
-        spec.endpoint.path,
-        headers={"Authorization": f"Bearer {tokens.access_token}"},
-        cookies=cookies,
-        presented="Bearer + token cookies",
+    ways = _get_presentations(ctx, spec)
+    if not ways:
+        raise CheckSkipped(
+            f"the profile's logout takes the {spec.token} token only in a body field ({spec.field!r}), which a GET "
+            "cannot carry, and names no token cookie a browser would attach: no GET can present the session"
+        )
+    for way in ways:
+        device = ctx.new_device()
+        tokens = device.login()
+        headers, cookies, presented = _get_request(ctx, spec, way, tokens)
+        get = device.send(
+            "GET", spec.endpoint.path, headers=headers, cookies=cookies, use_jar=False, presented=presented
+        )
+        because = f"a GET to the logout endpoint ({presented}) ended the session"
+        if ctx.profile.policy.access_token_revoked_at_logout:
+            # Checked first: the access token is the shorter-lived of the two.
+            alive = device.call_protected(tokens.access_token)
+            ctx.require_unexpired(tokens.access_expiry, alive.sent_at, "the access token")
+            _still_accepted(alive, get, f"{because}: its access token is refused")
+        after = device.refresh_exchange(tokens.refresh_token)
+        ctx.require_unexpired(tokens.refresh_expiry, after.sent_at, "the refresh token")
+        _still_accepted(
+            after, get, f"{because}: its refresh token is refused", ctx.profile.refresh.endpoint.success_status
+        )
+
+
+def _still_accepted(exchange: Exchange, get: Exchange, because: str, statuses: tuple[int, ...] = ()) -> None:
+    """expect.accepted, with the GET that caused the refusal in the evidence too."""
+    expect.that(
+        exchange.status in statuses if statuses else exchange.ok,
+        because,
+        expected=f"status in {list(statuses)}" if statuses else "a 2xx acceptance",
+        actual=f"{exchange.status} {clip(exchange.text.strip(), 120)}".strip(),
+        exchanges=[get, exchange],
     )
-    after = device.refresh_exchange(tokens.refresh_token)
-    ctx.require_unexpired(tokens.refresh_expiry, after.sent_at, "the refresh token")
-    expect.accepted(
-        after,
-        because="a GET to the logout endpoint ended the session",
-        statuses=ctx.profile.refresh.endpoint.success_status,
-    )
+
+
+def _token_cookies(ctx: CheckContext) -> tuple[str, ...]:
+    return tuple(n for n in (ctx.profile.tokens_access.cookie, ctx.profile.tokens_refresh.cookie) if n)
+
+
+def _get_presentations(ctx: CheckContext, spec: LogoutSpec) -> list[str]:
+    """The declared presentations a GET can make: "bearer", and "cookie" for the token cookies.
+
+    A declared body presentation becomes "cookie" (a GET has no body, but a browser attaches its
+    cookies to any GET, a link's or an image's included); a query parameter would be a way the
+    profile never declared.
+    """
+    ways: list[str] = []
+    for via in spec.present:
+        way = via if via in ("bearer", "cookie") else "cookie"
+        if way == "cookie" and not _token_cookies(ctx):
+            continue
+        if way not in ways:
+            ways.append(way)
+    return ways
+
+
+def _get_request(
+    ctx: CheckContext, spec: LogoutSpec, way: str, tokens: Tokens
+) -> tuple[dict[str, str], dict[str, str], str]:
+    """Headers, cookies and a description of a GET presenting ``tokens`` by ``way``.
+
+    No CSRF header: a link or an image sends none, and a safe method needs no CSRF defence.
+    """
+    token = tokens.access_token if spec.token == "access" else tokens.refresh_token
+    if way == "bearer":
+        return {"Authorization": f"Bearer {token}"}, {}, f"Bearer <{spec.token} token> {shorten(token)}"
+    values = {
+        ctx.profile.tokens_access.cookie: tokens.access_token,
+        ctx.profile.tokens_refresh.cookie: tokens.refresh_token,
+    }
+    cookies = {name: value for name, value in values.items() if name}
+    return {}, cookies, "token cookies " + ", ".join(sorted(cookies))
 
 
 # ASVS 5.0 V7.4.1: "Verify that when session termination is triggered (such as logout or
@@ -236,11 +298,19 @@ def logout_works_after_the_access_token_expired(ctx: CheckContext) -> Generator[
     """With the access token expired, logout presenting the refresh token ends the session.
 
     A client whose access token lapsed (the common case for a user who comes back later) still
-    holds its refresh token and must be able to end its session with it; the seed logs out by the
-    refresh cookie. The expired access token is sent too, as a browser's cookies or a client's
-    stored header would be.
+    holds its refresh token and must be able to end its session with it. The seed cannot: its
+    logoutUser ends the session of req.user._id, which only its access-token middleware sets. The
+    refresh token is presented only the ways the profile declares: as the logout's own token, or,
+    for a logout keyed on the access token, as the refresh cookie a browser attaches (with the
+    expired access token as the profile presents it).
     """
     spec = _logout_spec(ctx)
+    if spec.token == "access" and not ctx.profile.tokens_refresh.cookie:
+        raise CheckSkipped(
+            "the profile's logout is keyed on the access token and the refresh token travels in no cookie: "
+            'it declares no way to present the refresh token at logout (set [logout] token = "refresh" if '
+            "logout takes it)"
+        )
     device = ctx.new_device()
     tokens = device.login()
     if tokens.access_expiry is None:
@@ -268,21 +338,22 @@ def _logout_with_refresh_token(ctx: CheckContext, device: Device, tokens: Tokens
     """Logout presenting the refresh token the way the profile lets a client hold it."""
     if spec.token == "refresh":
         return device.logout_exchange(tokens)
-    # Logout is keyed on the access token: a client sends what it holds, the expired access
-    # token plus its refresh token (by cookie when cookies carry it, else the logout body).
+    # Keyed on the access token: the client sends what it holds, the expired access token as the
+    # profile presents it plus the refresh cookie its browser attaches. [logout] field names the
+    # body field of the ACCESS token here, so the refresh token never goes in a body.
     refresh_cookie = ctx.profile.tokens_refresh.cookie
     access_cookie = ctx.profile.tokens_access.cookie
-    cookies = {refresh_cookie: tokens.refresh_token} if refresh_cookie else {}
+    cookies = {refresh_cookie: tokens.refresh_token}
     headers = {"Authorization": f"Bearer {tokens.access_token}"} if "bearer" in spec.present else {}
     if access_cookie and "cookie" in spec.present:
         cookies[access_cookie] = tokens.access_token
         headers.update(device.csrf_headers("access", tokens.access_token))
-    body = dict(spec.extra) if refresh_cookie else {**spec.extra, spec.field: tokens.refresh_token}
+    body = {**spec.extra, spec.field: tokens.access_token} if "body" in spec.present else dict(spec.extra)
     return device.post_endpoint(
         spec.endpoint,
         body,
         headers=headers,
         cookies=cookies,
         use_jar=False,
-        presented=f"expired access token + refresh token {shorten(tokens.refresh_token)}",
+        presented=f"expired access token + refresh cookie {refresh_cookie}={shorten(tokens.refresh_token)}",
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from .. import expect
 from ..context import CheckContext
+from ..device import Tokens
+from ..errors import CheckSkipped
 from ..registry import requirement
 
 
@@ -64,17 +66,34 @@ def presented_refresh_token_is_used_up(ctx: CheckContext) -> None:
 # MUST discard the old refresh token and replace it with the new refresh token."
 @requirement("ROT-03")
 def rotation_chain_keeps_working(ctx: CheckContext) -> None:
-    """R1 -> R2 -> R3 -> R4, and each new access token opens the protected resource."""
+    """R1 -> R2 -> R3 -> R4, and each new access token opens the protected resource.
+
+    Without rotation there is no R2 to follow: the refreshed access token is still judged, then
+    the chain part skips (ROT-01 judges the missing rotation), rather than pass on R1 exchanged
+    three times.
+    """
     device = ctx.new_device()
     tokens = device.login()
     for step in range(1, 4):
-        tokens = device.refresh(tokens.refresh_token)
+        presented = tokens.refresh_token
+        tokens = device.refresh(presented)
         for via in ctx.profile.protected.present:
             response = device.call_protected(tokens.access_token, via=via)
             expect.accepted(
                 response,
                 because=f"the access token from refresh #{step} was refused at the protected resource ({via})",
             )
+        if not _rotated(tokens, presented):
+            raise CheckSkipped(
+                f"refresh #{step} issued no new refresh token (no rotation, see ROT-01), so there is no chain of "
+                "successors to follow; its access token opened the protected resource"
+            )
+
+
+def _rotated(refreshed: Tokens, presented: str) -> bool:
+    """Whether a refresh answered a new refresh token, not none (the presented one stands in,
+    Device.tokens_from) nor the presented one handed back."""
+    return bool(refreshed.refresh_sources) and refreshed.refresh_token != presented
 
 
 _IDENTITY_CLAIMS = ("sub", "_id", "user_id", "uid", "sid", "session_id", "email", "username")
@@ -89,10 +108,11 @@ def rotation_keeps_identity_and_rights(ctx: CheckContext) -> None:
     device = ctx.new_device()
     first = device.login()
     second = device.refresh(first.refresh_token)
-    pairs = (
-        ("access", first.access_claims, second.access_claims),
-        ("refresh", first.refresh_claims, second.refresh_claims),
-    )
+    pairs = [("access", first.access_claims, second.access_claims)]
+    # Without rotation the "refreshed" refresh token is R1 itself: comparing it with itself would
+    # judge nothing (ROT-01 reports the missing rotation); the access token is still compared.
+    if _rotated(second, first.refresh_token):
+        pairs.append(("refresh", first.refresh_claims, second.refresh_claims))
     for kind, before, after in pairs:
         if before is None or after is None:
             continue  # opaque tokens: identity is checked through the protected resource below

@@ -134,3 +134,73 @@ def test_missing_clear_site_data_is_a_may_not_present_never_a_failure():
     result = run_against(["LGO-04"], defect="logout_without_clear_site_data")["LGO-04"]
     assert_outcome(result, Outcome.NOT_PRESENT)
     assert "Clear-Site-Data" in result.message
+
+
+def _refresh_bearer_profile():
+    """A profile whose logout takes the refresh token as Bearer only (flask-jwt-extended header mode)."""
+    from tests.selfproof.setups import SETUPS
+
+    return SETUPS["refresh_bearer_logout"].build_profile()
+
+
+def test_get_presents_the_token_logout_is_keyed_on():
+    """Regression: LGO-08 always sent Bearer <access token>. A logout keyed on the refresh token as
+    Bearer that also answers GET refuses that GET (405) and the check passed."""
+    result = run_against(["LGO-08"], defect="logout_by_get_with_refresh_bearer", profile=_refresh_bearer_profile())
+    assert_outcome(result["LGO-08"], Outcome.FAILED)
+    assert "Bearer <refresh token>" in result["LGO-08"].message
+
+
+def test_get_passes_on_a_refresh_bearer_logout_by_post_only():
+    from tests.broken.logout_by_get_with_refresh_bearer import legit_app
+
+    results = run_against(["LGO-01", "LGO-08", "LGO-09"], app_factory=legit_app, profile=_refresh_bearer_profile())
+    for requirement_id in ("LGO-01", "LGO-08", "LGO-09"):
+        assert_outcome(results[requirement_id], Outcome.PASSED)
+
+
+def test_get_judges_the_access_token_when_logout_revokes_it():
+    """A GET that kills only the access token (a per-token deny list keyed on the Bearer presented)
+    leaves the refresh token alive: the access token's refusal is the evidence."""
+    result = run_against(["LGO-08"], defect="logout_by_get_denies_access_token")["LGO-08"]
+    assert_outcome(result, Outcome.FAILED)
+    assert "access token is refused" in result.message
+
+
+def test_get_is_not_judged_when_no_get_can_present_the_session():
+    # Body-only logout, no token cookie: a GET cannot carry the token, and a query parameter is a
+    # way the profile never declared. No verdict beats a vacuous pass.
+    reference = load_profile("reference")
+    profile = dataclasses.replace(
+        reference,
+        logout=dataclasses.replace(reference.logout, token="refresh", present=("body",)),
+        tokens_access=dataclasses.replace(reference.tokens_access, cookie=""),
+        tokens_refresh=dataclasses.replace(reference.tokens_refresh, cookie=""),
+    )
+    result = run_against(["LGO-08"], defect="logout_by_get", profile=profile)["LGO-08"]
+    assert_outcome(result, Outcome.SKIPPED)
+    assert "cannot carry" in result.message
+
+
+def test_body_only_logout_is_judged_by_the_cookies_a_browser_attaches():
+    reference = load_profile("reference")
+    profile = dataclasses.replace(
+        reference, logout=dataclasses.replace(reference.logout, token="refresh", present=("body",))
+    )
+    assert_outcome(run_against(["LGO-08"], profile=profile)["LGO-08"], Outcome.PASSED)
+    assert_outcome(run_against(["LGO-08"], defect="logout_by_get", profile=profile)["LGO-08"], Outcome.FAILED)
+
+
+def test_logout_after_access_expiry_presents_no_undeclared_body_field():
+    """Regression: LGO-09 put the refresh token in a body field "refreshToken" (the [logout] field
+    default) whatever the profile declared. A bearer-only logout keyed on the access token with no
+    refresh cookie gives no way to present the refresh token: skipped, not failed or passed."""
+    reference = load_profile("reference")
+    profile = dataclasses.replace(
+        reference,
+        logout=dataclasses.replace(reference.logout, present=("bearer",)),
+        tokens_refresh=dataclasses.replace(reference.tokens_refresh, cookie=""),
+    )
+    result = run_against(["LGO-09"], profile=profile)["LGO-09"]
+    assert_outcome(result, Outcome.SKIPPED)
+    assert "no way to present the refresh token" in result.message

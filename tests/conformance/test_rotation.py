@@ -64,3 +64,38 @@ def test_a_refresh_token_presented_by_bearer_is_spoken():
     for result in results.values():
         assert_outcome(result, Outcome.PASSED)
     assert any("Bearer" in line and "/refresh" in line for r in results.values() for line in r.evidence)
+
+
+def test_without_rotation_the_chain_skips_naming_rot01_and_identity_is_judged_on_the_access_token():
+    """Regression: a refresh that issues no new refresh token left the presented one standing in, so
+    ROT-03 exchanged R1 three times and ROT-04 compared R1's claims with R1's, both passing."""
+    results = run_against(["ROT-03", "ROT-04"], defect="refresh_returns_presented_token")
+    assert_outcome(results["ROT-03"], Outcome.SKIPPED)
+    assert "see ROT-01" in results["ROT-03"].message
+    assert_outcome(results["ROT-04"], Outcome.PASSED)
+
+
+def _no_rotation_and_unusable_access_token(settings):
+    from tests.broken._wsgi import rewrite
+    from tests.broken.refresh_returns_presented_token import create_app as without_rotation
+    from tests.broken.refresh_returns_unusable_access_token import _spoil_access_token
+
+    return rewrite(without_rotation(settings), _spoil_access_token)
+
+
+def test_without_rotation_the_refreshed_access_token_is_still_judged():
+    results = run_against(["ROT-03", "ROT-04"], app_factory=_no_rotation_and_unusable_access_token)
+    assert_outcome(results["ROT-03"], Outcome.FAILED)
+    assert "refresh #1 was refused" in results["ROT-03"].message
+    assert_outcome(results["ROT-04"], Outcome.FAILED)
+
+
+@pytest.mark.slow
+def test_flask_docs_refresh_without_rotation():
+    """flask-jwt-extended's documented refresh view sets a new access cookie only."""
+    from tests.shapes.conftest import flask_jwt_extended_shape, run_shape
+
+    results = run_shape(flask_jwt_extended_shape(), ["ROT-03", "ROT-04"])
+    assert_outcome(results["ROT-03"], Outcome.SKIPPED)
+    assert "see ROT-01" in results["ROT-03"].message
+    assert_outcome(results["ROT-04"], Outcome.PASSED)

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from tests.broken._privileged import PRIVILEGED_PATH, with_privileged_route
+from tests.broken.logout_by_get_with_refresh_bearer import legit_app as refresh_bearer_logout_app
 from tests.conformance.conftest import ACCESS_TTL, REFRESH_TTL
 from tokenconform.context import EXPIRY_SLACK, RunConfig
 from tokenconform.profile import Profile, load_profile
@@ -125,6 +126,14 @@ SETUPS: dict[str, Setup] = {
         f"server gets a worker thread per racer ({RACERS}, RunConfig.concurrency), where the embedded 8 would queue "
         "half of them past the first write, and their reuse would revoke the forked family",
         settings=_frozen({"threads": 2 * RACERS}),
+    ),
+    "refresh_bearer_logout": Setup(
+        why="LGO-08 sends its GET the way [logout] declares, so a logout keyed on the refresh token as Bearer (the "
+        "docs' blocklist logout of flask-jwt-extended in header mode revokes the token presented) is reached only "
+        "under a profile saying so. The reference takes a refresh token in the body or a cookie, so the good side is "
+        "the reference whose POST /logout also takes it as Bearer (legit_app of the variant)",
+        changes=_frozen({"logout": _frozen({"token": "refresh", "present": ["bearer"]})}),
+        reference_app=refresh_bearer_logout_app,
     ),
     "registration_undeclared": Setup(
         why="LGN-04: the reference answers 409 to a taken email (as the seed does) and its profile declares it; "
