@@ -440,7 +440,12 @@ class Device:
                 presented = f"Bearer {shorten(token)}"
             elif via == "cookie":
                 cookies[cookie_name] = token
-                headers.update(self._csrf_headers(self.profile.csrf.access_cookie if self.profile.csrf else "", token))
+                csrf = self.profile.csrf
+                # The double-submit value issued with the token the logout is keyed on.
+                csrf_cookie = ""
+                if csrf is not None:
+                    csrf_cookie = csrf.access_cookie if spec.token == "access" else csrf.refresh_cookie
+                headers.update(self._csrf_headers(csrf_cookie, token))
                 presented = f"cookie {cookie_name}={shorten(token)}"
             else:
                 body = {**(body or {}), spec.field: token}

@@ -8,6 +8,7 @@ so a target that refuses everything (or revokes on the first bad token) reports 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.server
 import json
 import re
@@ -525,6 +526,12 @@ def tokens_are_unique_per_issuance(ctx: CheckContext) -> None:
     with ThreadPoolExecutor(max_workers=_ISSUANCES) as pool:
         pairs = zip(devices, logins, strict=True)
         refreshes = list(pool.map(lambda pair: pair[0].refresh(pair[1].refresh_token, spaced=False), pairs))
+    # A refresh that hands the presented refresh token back (no rotation: RFC 6749 §6 allows it,
+    # ROT-01 judges it) issued no new one; only its access token is an issuance here.
+    refreshes = [
+        dataclasses.replace(new, refresh_sources=frozenset()) if new.refresh_token == old.refresh_token else new
+        for old, new in zip(logins, refreshes, strict=True)
+    ]
     _all_distinct(logins + refreshes, "login or refresh")
 
 

@@ -239,3 +239,11 @@ def test_a_key_read_from_the_file_the_kid_names_fails_tok05():
     result = run_against(["TOK-05"], defect="loads_key_from_kid_path")["TOK-05"]
     assert_outcome(result, Outcome.FAILED)
     assert "kid /dev/null" in result.message
+
+
+def test_a_refresh_handing_back_the_presented_token_is_no_second_issuance():
+    """Found on django-oauth-toolkit with ROTATE_REFRESH_TOKEN off: a non-rotating refresh that
+    returns the presented refresh token (RFC 6749 §6 allows it; ROT-01 judges it) failed TOK-11 as
+    "the same token issued twice". Identical tokens from two logins still fail it."""
+    assert_outcome(run_against(["TOK-11"], defect="refresh_returns_presented_token")["TOK-11"], Outcome.PASSED)
+    assert_outcome(run_against(["TOK-11"], defect="reuses_tokens_across_logins")["TOK-11"], Outcome.FAILED)
