@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 from .. import expect, jwt_probes, preconditions
-from ..context import CheckContext
+from ..context import EXPIRY_SLACK, CheckContext, DeviceGroup, Wait
 from ..device import Device, Exchange, Tokens, User, shorten
-from ..errors import CheckSkipped
+from ..errors import CheckSkipped, TargetError, TargetUnreachable
 from ..registry import requirement
 
 # ---------------------------------------------------------------- RBS-01
@@ -213,38 +214,111 @@ def _both_sources(device: Device, ctx: CheckContext, *, body_token: str, cookie_
 
 # RFC 6750 §2: "Clients MUST NOT use more than one method to transmit the token in each request."
 @requirement("RBS-03", needs=(preconditions.two_refresh_presentations,))
-def conflicting_refresh_sources_cannot_bypass_reuse_detection(ctx: CheckContext) -> None:
-    """A used refresh token beside a valid one (body and cookie, both orders) is refused and counts as reuse."""
+def conflicting_refresh_sources_cannot_bypass_reuse_detection(ctx: CheckContext) -> Generator[Wait, None, None]:
+    """A used refresh token beside a valid one (body and cookie, both orders) is refused, or left unread.
+
+    A target may deterministically read one source (the seed: ``req.cookies.refreshToken ||
+    req.body.refreshToken``). When that source holds the valid token, it rotates the valid token
+    and the used one is never read: nothing is bypassed, so a success is judged by what it did.
+    The valid token must be used up by it, and the used one still refused; a valid token that
+    still refreshes afterwards means the target issued tokens for the used one.
+    """
     profile = ctx.profile
     if not {"cookie", "body"} <= set(profile.refresh.present):
         raise CheckSkipped(
             "the profile declares one way to present a refresh token (refresh.present), so no conflict can arise"
         )
     policy = profile.policy
-    for used_in, valid_in in (("body", "cookie"), ("cookie", "body")):
-        device = ctx.new_device()
-        first = device.login()
-        second = device.refresh(first.refresh_token)
-        used, valid = first.refresh_token, second.refresh_token
-        sources = {used_in: used, valid_in: valid}
-        response = _both_sources(device, ctx, body_token=sources["body"], cookie_token=sources["cookie"])
-        ctx.require_unexpired(first.refresh_expiry, response.sent_at, "the used refresh token")
-        expect.rejected(
-            response,
-            because=f"a used refresh token in the {used_in} was let through beside a valid one in the {valid_in}",
-        )
-        if not policy.reuse_detection or policy.concurrent_refresh_grace:
-            continue
-        # RFC 9700 §4.14.2: a replayed token revokes its family; presenting it beside a valid one
-        # must not dodge that, so the newest token of the family is dead now.
-        after = device.refresh_exchange(valid, via=valid_in)
-        ctx.require_unexpired(second.refresh_expiry, after.sent_at, "the newest refresh token")
-        expect.rejected(
-            after,
-            because=f"a used refresh token presented in the {used_in} beside a valid one escaped reuse detection: "
-            "the family's newest refresh token still works",
-            statuses=policy.refresh_rejection_status,
-        )
+    grace = policy.concurrent_refresh_grace
+    with DeviceGroup(ctx) as devices:
+        families: list[tuple[str, str, Device, Tokens, Tokens]] = []
+        for used_in, valid_in in (("body", "cookie"), ("cookie", "body")):
+            device = devices.new(label="client")
+            first = device.login()
+            families.append((used_in, valid_in, device, first, device.refresh(first.refresh_token)))
+        if grace:
+            # Inside the declared window a target may answer the just-rotated token (REU-07): only
+            # after it is that token a used one.
+            yield from _wait_out_grace(ctx, devices, max(second.exchange.received_at for *_, second in families))
+        answered: list[tuple[str, str, Device, Tokens, Tokens, Exchange]] = []
+        for used_in, valid_in, device, first, second in families:
+            used, valid = first.refresh_token, second.refresh_token
+            sources = {used_in: used, valid_in: valid}
+            # A success issues tokens like any refresh: on a target that mints identical tokens
+            # within a second (TOK-11), an unspaced one would hand back the valid token itself.
+            ctx.space_issuance(device)
+            response = _both_sources(device, ctx, body_token=sources["body"], cookie_token=sources["cookie"])
+            ctx.note_issuance(device.user, response)
+            ctx.require_unexpired(first.refresh_expiry, response.sent_at, "the used refresh token")
+            if response.ok:
+                answered.append((used_in, valid_in, device, first, second, response))
+                continue
+            expect.rejected(
+                response,
+                because=f"a used refresh token in the {used_in} beside a valid one in the {valid_in} was not refused "
+                "with 4xx",
+            )
+            if not policy.reuse_detection:
+                continue
+            # RFC 9700 §4.14.2: a replayed token revokes its family; presenting it beside a valid one
+            # must not dodge that, so the newest token of the family is dead now.
+            ctx.space_issuance(device)
+            after = device.refresh_exchange(valid, via=valid_in)
+            ctx.note_issuance(device.user, after)
+            ctx.require_unexpired(second.refresh_expiry, after.sent_at, "the newest refresh token")
+            if after.ok and not _replay_alone_revokes(ctx, device, after, first.refresh_token, used_in, valid_in):
+                # The target revokes nothing even for a replay on its own (REU-02's verdict): there is
+                # no detection a second source could have dodged.
+                continue
+            expect.rejected(
+                after,
+                because=f"a used refresh token presented in the {used_in} beside a valid one escaped reuse detection: "
+                "the family's newest refresh token still works (a replay on its own revokes it)",
+                statuses=policy.refresh_rejection_status,
+            )
+        if not answered:
+            return
+        if grace:
+            # The valid token was rotated by the success: inside the window its replay may be answered.
+            yield from _wait_out_grace(ctx, devices, max(a[-1].received_at for a in answered))
+        for used_in, valid_in, device, first, second, response in answered:
+            again = device.refresh_exchange(second.refresh_token, via=valid_in)
+            ctx.require_unexpired(second.refresh_expiry, again.sent_at, "the valid refresh token")
+            expect.rejected(
+                again,
+                because=f"with a used refresh token in the {used_in} and a valid one in the {valid_in}, the target "
+                f"answered {response.status}, yet the valid token still refreshes on its own afterwards: the tokens "
+                "were issued for the used one, which bypassed reuse detection",
+            )
+            replay = device.refresh_exchange(first.refresh_token, via=used_in)
+            ctx.require_unexpired(first.refresh_expiry, replay.sent_at, "the used refresh token")
+            expect.rejected(
+                replay,
+                because=f"after a request with a used refresh token in the {used_in} and a valid one in the "
+                f"{valid_in} was answered {response.status}, the used token refreshes on its own",
+            )
+
+
+def _replay_alone_revokes(
+    ctx: CheckContext, device: Device, rotated: Exchange, used: str, used_in: str, valid_in: str
+) -> bool:
+    """Whether replaying ``used`` on its own revokes the family whose newest token ``rotated`` issued."""
+    try:
+        newest = device.tokens_from(rotated, what="refresh")
+    except TargetError:
+        return True  # no successor to probe: judge by the answer that was let through
+    device.refresh_exchange(used, via=used_in)
+    probe = device.refresh_exchange(newest.refresh_token, via=valid_in)
+    ctx.require_unexpired(newest.refresh_expiry, probe.sent_at, "the family's newest refresh token")
+    return not probe.ok
+
+
+def _wait_out_grace(ctx: CheckContext, devices: DeviceGroup, last_rotation: float) -> Iterator[Wait]:
+    grace = ctx.profile.policy.concurrent_refresh_grace
+    ctx.calibrate()
+    for device in devices.made:
+        device.close()  # hold no connection to the target through the wait (the device reconnects)
+    yield ctx.wait_until(last_rotation + grace + EXPIRY_SLACK, f"waiting out the declared {grace} s grace window")
 
 
 # ---------------------------------------------------------------- RBS-04
@@ -292,7 +366,8 @@ OVERSIZED_BYTES = 70 * 1024
 # errors resulting from validation logic."
 @requirement("RBS-05")
 def malformed_and_oversized_requests_get_client_errors(ctx: CheckContext) -> None:
-    """Malformed JSON, wrongly typed fields and bodies over 64 KiB at login and refresh get 4xx."""
+    """Malformed JSON, wrongly typed fields (also for an existing account) and bodies over 64 KiB at login and
+    refresh get 4xx, and the target still answers a login afterwards."""
     profile = ctx.profile
     device = ctx.new_device(User("tokenconform-nobody", "nobody@tokenconform.invalid", "x"), label="prober")
     login, refresh = profile.login, profile.refresh
@@ -323,6 +398,65 @@ def malformed_and_oversized_requests_get_client_errors(ctx: CheckContext) -> Non
             expect.rejected(response, because=f"{label} at {what} was not refused with 4xx")
     for label, response in _logins_with_missing_input(ctx, device):
         expect.rejected(response, because=f"a login with {label} was not refused with 4xx")
+    _typed_passwords_for_a_known_account(ctx)
+
+
+#: Passwords that are not strings: a handler that finds the account hands them to its hash
+#: comparison, and bcrypt.compare throws "data and hash must be strings".
+_WRONG_PASSWORDS: tuple[tuple[str, Any], ...] = (
+    ("a number", 12345),
+    ("an array", ["x", "y"]),
+    ("null", None),
+    ("an object", {"$gt": ""}),
+)
+
+
+def _typed_passwords_for_a_known_account(ctx: CheckContext) -> None:
+    """Wrongly typed and missing passwords for an account that exists, then one normal login.
+
+    An unknown account is refused before its password is ever looked at, so probes with one never
+    reach the comparison where the seed crashed (Express 4: the process exits on the unhandled
+    rejection; Express 5: 500). A target that died answers nothing more: the closing login says
+    so here, rather than as connection errors in whatever check runs next. The account is
+    ``own_account()`` (a fresh one where the profile can register), so a target that counts these
+    as failed logins locks out no other check's account, and the closing login clears such a count
+    where a success does.
+    """
+    login = ctx.profile.login
+    endpoint = login.endpoint
+    try:
+        user = ctx.own_account()
+    except CheckSkipped:
+        return  # no account to log in with: the probes above are all RBS-05 can send
+    device = ctx.new_device(user, label="prober")
+    identifier = ctx.profile.register.login_identifier if ctx.profile.register else "username"
+    name = {login.username_field: user.login_name(identifier)}
+    probes: list[tuple[str, dict[str, Any]]] = []
+    if endpoint.encoding == "json":
+        probes += [(f"{what} as the password", {login.password_field: value}) for what, value in _WRONG_PASSWORDS]
+    probes.append(("no password field", {}))
+    sent = "nothing yet"
+    try:
+        for what, password in probes:
+            sent = f"a login of an existing account with {what}"
+            response = device.post_endpoint(endpoint, {**login.extra, **name, **password}, presented=sent)
+            expect.rejected(response, because=f"{sent} was not refused with 4xx")
+        sent = "the normal login after them"
+        ctx.space_issuance(device)
+        alive = device.login_exchange()
+        ctx.note_issuance(user, alive)
+    except TargetUnreachable as exc:
+        raise expect.fail(
+            "the target stopped answering after logins of an existing account with a wrongly typed or missing "
+            f"password (a crashed process?); the request that got no answer: {sent}",
+            expected="a 4xx to each probe, then an answer to a normal login",
+            actual=str(exc),
+        ) from None
+    expect.no_server_error(
+        alive,
+        because=f"a normal login answered a server error after logins of an existing account with "
+        f"{', '.join(what for what, _ in probes)}",
+    )
 
 
 def _logins_with_missing_input(ctx: CheckContext, device: Device) -> Iterator[tuple[str, Exchange]]:

@@ -72,6 +72,10 @@ class SeedBackend:
             return None
         return user
 
+    def accounts_by_email(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._users)
+
     def by_id(self, user_id: Any) -> _User | None:
         return next((u for u in self._users.values() if u.id == user_id), None)
 
@@ -118,7 +122,17 @@ def create_app(backend: SeedBackend) -> bottle.Bottle:
     def login() -> bottle.HTTPResponse:
         body, _ = read_json()
         body = body if isinstance(body, dict) else {}
-        user = backend.check_password(body.get("email"), body.get("password"))
+        email, password = body.get("email"), body.get("password")
+        if isinstance(email, str) and email in backend.accounts_by_email() and not isinstance(password, str):
+            # User.findOne({ email }) found the account, then bcrypt.compare(password, user.password)
+            # throws "data and hash must be strings"; Express 5 answers the rejection 500 (Express 4's
+            # process exits). An unknown email was answered 400 before the password was read.
+            return bottle.HTTPResponse(
+                body="<pre>Error: data and hash must be strings</pre>",
+                status=500,
+                headers={"Content-Type": "text/html; charset=utf-8"},
+            )
+        user = backend.check_password(email, password)
         if user is None:
             return json_response(400, {"message": "Invalid credentials"})
         access, refresh = backend.access_token(user), backend.refresh_token(user)
