@@ -488,6 +488,10 @@ class Device:
         """Send ``body`` to a profile endpoint with its encoding and client authentication (cookies as in send())."""
         headers = dict(headers or {})
         self._client_auth(endpoint.client_auth, headers, body)
+        if endpoint.client_auth != "none":
+            # Which client authentication went along, never the secret: evidence for debugging it.
+            client = f"client {endpoint.client_auth}"
+            presented = f"{presented}, {client}" if presented else client
         return self.send(
             endpoint.method,
             endpoint.path,
