@@ -16,7 +16,7 @@ from typing import TypeVar
 from .. import expect, preconditions
 from ..context import CheckContext, DeviceGroup
 from ..device import Device, Exchange, Tokens, User
-from ..errors import CheckSkipped, TargetError
+from ..errors import CheckSkipped, RequirementFailed, TargetError
 from ..registry import requirement
 
 T = TypeVar("T")
@@ -74,6 +74,18 @@ def _still_refreshes(ctx: CheckContext, devices: DeviceGroup, user: User, refres
     return devices.new(user, label="probe").refresh_exchange(refresh_token)
 
 
+def _no_rotation(issued: Sequence[Tokens]) -> str:
+    """Why a refresh issued no successor: its answer held no refresh token (RFC 6749 §6 allows
+    that, and the presented one stays in use) or held the presented one again."""
+    if all(not t.refresh_sources for t in issued):
+        what = "answers with no refresh token, so the presented one stays in use"
+    elif all(t.refresh_sources for t in issued):
+        what = "answers with the presented refresh token"
+    else:
+        what = "answers with the presented refresh token or with none, which leaves it in use"
+    return f"the refresh endpoint {what} (no rotation, see ROT-01): single use under concurrency has no premise"
+
+
 # RFC 9700 §4.14.2: "The previous refresh token is invalidated, but information about the
 # relationship is retained by the authorization server."
 @requirement("CON-01")
@@ -99,18 +111,16 @@ def concurrent_refreshes_leave_one_live_successor(ctx: CheckContext) -> None:
             answers = _race([partial(client.refresh_exchange, tokens.refresh_token, via=via) for client in clients])
             _no_server_error(answers, "a concurrent refresh")
             winners = [a for a in answers if a.status in success]
+            issued = [
+                owner.tokens_from(answer, what="concurrent refresh", presented=tokens.refresh_token)
+                for answer in winners
+            ]
             successors: dict[str, Exchange] = {}
-            for answer in winners:
-                successors.setdefault(
-                    owner.tokens_from(answer, what="concurrent refresh", presented=tokens.refresh_token).refresh_token,
-                    answer,
-                )
+            for successor in issued:
+                successors.setdefault(successor.refresh_token, successor.exchange)
             where = f"round {round_number} of {racers} concurrent refreshes (presented by {via})"
             if winners and set(successors) == {tokens.refresh_token}:
-                raise CheckSkipped(
-                    "the refresh endpoint answers with the presented refresh token (no rotation, see ROT-01): "
-                    "single use under concurrency has no premise"
-                )
+                raise CheckSkipped(_no_rotation(issued))
             if not grace:
                 # RFC 6749 §10.4 / RFC 9700 §4.14.2: a rotated refresh token is single-use. N
                 # successes minted N access tokens from one grant, whatever survives afterwards
@@ -145,17 +155,58 @@ def concurrent_refreshes_leave_one_live_successor(ctx: CheckContext) -> None:
             )
 
 
+def _logout_ends_without_a_race(ctx: CheckContext) -> bool:
+    """A sequential logout, probed as CON-02 probes after its race: skip unless it ends the refresh token.
+
+    What CON-02 looks for is a token the race let survive. When a logout with no race already
+    leaves it alive, LGO-01 (or LGO-02) reports that, and a survivor after the race says nothing
+    about the race. Returns whether the access token died too, so the race judges it only then.
+    """
+    spec = ctx.profile.logout
+    assert spec is not None
+    with DeviceGroup(ctx) as devices:
+        owner = devices.new(label="baseline")
+        tokens = owner.login()
+        logout = owner.logout_exchange(tokens)
+        _no_server_error([logout], "the logout with no race")
+        if logout.status not in spec.endpoint.success_status:
+            raise CheckSkipped(
+                f"a logout with no race answered {logout.status}, so there is no ended session for a race to "
+                "undo (LGO-01 judges logout)"
+            )
+        probe = _still_refreshes(ctx, devices, owner.user, tokens.refresh_token)
+        ctx.require_unexpired(tokens.refresh_expiry, probe.sent_at, "the refresh token")
+        try:
+            expect.rejected(probe, because="", statuses=ctx.profile.policy.refresh_rejection_status)
+        except RequirementFailed:
+            raise CheckSkipped(
+                f"a logout with no race leaves the refresh token working (answered {probe.status}; LGO-01 "
+                f"reports it, logout token = {spec.token!r}), so a token alive after the race shows no race"
+            ) from None
+        if not ctx.profile.policy.access_token_revoked_at_logout:
+            return False
+        for way in ctx.profile.protected.present:
+            probe = devices.new(owner.user, label="probe").call_protected(tokens.access_token, via=way)
+            ctx.require_unexpired(tokens.access_expiry, probe.sent_at, "the access token")
+            if not 400 <= probe.status < 500:
+                return False  # LGO-02 reports it
+        return True
+
+
 # ASVS 5.0 V7.4.1: "Verify that when session termination is triggered (such as logout or
 # expiration), the application disallows any further use of the session."
 @requirement("CON-02", needs=(preconditions.logout,))
 def logout_racing_refresh_leaves_no_live_token(ctx: CheckContext) -> None:
     """Logout and refresh of one session fired together: afterwards no refresh token from either works.
 
-    Access tokens too, when the profile says they die at logout (policy.access_token_revoked_at_logout).
+    Access tokens too, when the profile says they die at logout (policy.access_token_revoked_at_logout)
+    and a logout with no race does kill them. Judged only on a target whose logout with no race
+    ends the refresh token: otherwise LGO-01 reports the defect and no race is involved.
     """
     spec = ctx.profile.logout
     if spec is None:
         raise CheckSkipped("the profile declares no [logout] endpoint")
+    access_dies = _logout_ends_without_a_race(ctx)
     success = ctx.profile.refresh.endpoint.success_status
     rejection = ctx.profile.policy.refresh_rejection_status
     presentations = ctx.profile.refresh.present
@@ -190,17 +241,16 @@ def logout_racing_refresh_leaves_no_live_token(ctx: CheckContext) -> None:
             issued = [tokens]
             if refresh.status in success:
                 issued.insert(0, owner.tokens_from(refresh, what="racing refresh", presented=tokens.refresh_token))
-            # The newest first: probing the used token first could revoke the newest as reuse.
-            for generation in issued:
-                probe = _still_refreshes(ctx, devices, owner.user, generation.refresh_token)
+            # The newest first: probing the used token first could revoke the newest as reuse. A
+            # refresh that issued no refresh token left the login's in use: probed once, as the login's.
+            refresh_tokens = {g.refresh_token: (g, "racing refresh" if g is not tokens else "login") for g in issued}
+            for token, (generation, source) in refresh_tokens.items():
+                probe = _still_refreshes(ctx, devices, owner.user, token)
                 ctx.require_unexpired(generation.refresh_expiry, probe.sent_at, "the refresh token")
                 expect.rejected(
-                    probe,
-                    because=f"{where}, the refresh token from the "
-                    f"{'racing refresh' if generation is not tokens else 'login'} still works",
-                    statuses=rejection,
+                    probe, because=f"{where}, the refresh token from the {source} still works", statuses=rejection
                 )
-            if ctx.profile.policy.access_token_revoked_at_logout:
+            if access_dies:
                 for generation in issued:
                     for way in ctx.profile.protected.present:
                         probe = devices.new(owner.user, label="probe").call_protected(generation.access_token, via=way)
@@ -213,60 +263,117 @@ def logout_racing_refresh_leaves_no_live_token(ctx: CheckContext) -> None:
         )
 
 
+class _Verdicts:
+    """How many presentations of one kind of token were judged, and why the others were not."""
+
+    def __init__(self) -> None:
+        self.judged = 0
+        self.unjudged: CheckSkipped | None = None
+
+    def alive(self, ctx: CheckContext, expiry: float | None, at: float, what: str) -> bool:
+        try:
+            ctx.require_unexpired(expiry, at, what)
+        except CheckSkipped as late:
+            self.unjudged = late
+            return False
+        self.judged += 1
+        return True
+
+
+def _by_expiry(sessions: Sequence[tuple[Device, Tokens]], kind: str) -> list[tuple[Device, Tokens]]:
+    """The soonest to expire first, so as many as possible are presented while alive."""
+
+    def expiry(session: tuple[Device, Tokens]) -> tuple[bool, float]:
+        value: float | None = getattr(session[1], f"{kind}_expiry")
+        return (value is None, value or 0.0)
+
+    return sorted(sessions, key=expiry)
+
+
+def _present_access_tokens(
+    ctx: CheckContext, sessions: Sequence[tuple[Device, Tokens]], count: int, verdicts: _Verdicts
+) -> None:
+    for client, tokens in _by_expiry(sessions, "access"):
+        for way in ctx.profile.protected.present:
+            probe = client.call_protected(tokens.access_token, via=way)
+            if verdicts.alive(ctx, tokens.access_expiry, probe.sent_at, "the access token"):
+                expect.accepted(
+                    probe, because=f"the access token of one of {count} parallel sessions was refused ({way})"
+                )
+
+
 # ASVS 5.0 V7.1.2: "Verify that the documentation defines how many concurrent (parallel) sessions
 # are allowed for one account as well as the intended behaviors and actions to be taken when the
 # maximum number of active sessions is reached."
 @requirement("CON-03")
 def parallel_logins_create_independent_sessions(ctx: CheckContext) -> None:
-    """N concurrent logins of one user each succeed with distinct tokens, and every one of them works."""
+    """N concurrent logins of one user each succeed with distinct tokens, and every one of them works.
+
+    Tokens are presented after the other logins answered, so a login that ends the user's other
+    sessions shows. Each is judged only while alive: slow logins (bcrypt serialises them) can
+    outlast a short access lifetime, and then the expired access tokens alone go unjudged. The
+    refresh tokens, with lifetimes of their own, are judged whatever became of the access tokens.
+    """
     count = max(2, ctx.config.concurrency)
+    success = ctx.profile.login.endpoint.success_status
+    access = _Verdicts()
+
+    def session(client: Device, answer: Exchange) -> tuple[Device, Tokens]:
+        expect.accepted(answer, because=f"one of {count} concurrent logins of the same user failed", statuses=success)
+        return client, client.tokens_from(answer, what="login")
+
     with DeviceGroup(ctx) as devices:
         user = ctx.new_user()
         probe_device = devices.new(user, label="login-0")
         ctx.space_issuance(probe_device)
-        if ctx.identical_within_a_second:
+        spaced = bool(ctx.identical_within_a_second)
+        if spaced:
             # Same-second logins give identical tokens here, which TOK-11 reports. Whether each
             # login is a session of its own is judged on logins a second apart instead.
             count = 3
-            clients = [probe_device, *(devices.new(user, label=f"login-{i}") for i in range(1, count))]
-            answers = []
+        clients = [probe_device, *(devices.new(user, label=f"login-{i}") for i in range(1, count))]
+        sessions: list[tuple[Device, Tokens]] = []
+        if spaced:
             for client in clients:
                 ctx.space_issuance(client)
-                answers.append(client.login_exchange())
-                ctx.note_issuance(user, answers[-1])
+                answer = client.login_exchange()
+                ctx.note_issuance(user, answer)
+                _no_server_error([answer], "a login")
+                sessions.append(session(client, answer))
+                if len(sessions) > 1:
+                    # Logins a second apart outlast a short access lifetime: each earlier session's
+                    # access token is presented after every later login, while it lives.
+                    _present_access_tokens(ctx, sessions, count, access)
         else:
-            clients = [probe_device, *(devices.new(user, label=f"login-{i}") for i in range(1, count))]
             answers = _race([client.login_exchange for client in clients])
-        _no_server_error(answers, "a concurrent login")
-        for answer in answers:
-            expect.accepted(
-                answer,
-                because=f"one of {count} concurrent logins of the same user failed",
-                statuses=ctx.profile.login.endpoint.success_status,
-            )
-        sessions = [client.tokens_from(answer, what="login") for client, answer in zip(clients, answers, strict=True)]
+            _no_server_error(answers, "a concurrent login")
+            sessions = [session(client, answer) for client, answer in zip(clients, answers, strict=True)]
         for kind in ("access", "refresh"):
-            distinct = {getattr(s, f"{kind}_token") for s in sessions}
+            distinct = {getattr(tokens, f"{kind}_token") for _, tokens in sessions}
             expect.that(
                 len(distinct) == count,
                 f"{count} concurrent logins of one user returned only {len(distinct)} distinct {kind} tokens",
                 expected=f"{count} distinct {kind} tokens (one session per login)",
                 actual=f"{len(distinct)} distinct",
-                exchanges=[s.exchange for s in sessions[:2]],
+                exchanges=[tokens.exchange for _, tokens in sessions[:2]],
             )
-        for client, tokens in zip(clients, sessions, strict=True):
-            for way in ctx.profile.protected.present:
-                probe = client.call_protected(tokens.access_token, via=way)
-                ctx.require_unexpired(tokens.access_expiry, probe.sent_at, "the access token")
-                expect.accepted(
-                    probe, because=f"the access token of one of {count} parallel sessions was refused ({way})"
-                )
-        for number, (client, tokens) in enumerate(zip(clients, sessions, strict=True)):
+        if not spaced:
+            _present_access_tokens(ctx, sessions, count, access)
+        refresh = _Verdicts()
+        for number, (client, tokens) in enumerate(_by_expiry(sessions, "refresh")):
             via = ctx.profile.refresh.present[number % len(ctx.profile.refresh.present)]
             probe = client.refresh_exchange(tokens.refresh_token, via=via)
-            ctx.require_unexpired(tokens.refresh_expiry, probe.sent_at, "the refresh token")
-            expect.accepted(
-                probe,
-                because=f"the refresh token of one of {count} parallel sessions was refused (presented by {via})",
-                statuses=ctx.profile.refresh.endpoint.success_status,
-            )
+            if refresh.alive(ctx, tokens.refresh_expiry, probe.sent_at, "the refresh token"):
+                expect.accepted(
+                    probe,
+                    because=f"the refresh token of one of {count} parallel sessions was refused (presented by {via})",
+                    statuses=ctx.profile.refresh.endpoint.success_status,
+                )
+    if not refresh.judged and refresh.unjudged is not None:
+        raise refresh.unjudged
+    if not access.judged and access.unjudged is not None:
+        raise CheckSkipped(
+            f"the refresh tokens of the {count} sessions all work, but every access token reached its lifetime "
+            "before it could be presented after the other logins, so whether each still opens its session was not "
+            "judged; run against a deployment with longer access token lifetimes"
+        )
