@@ -208,6 +208,23 @@ def reuse_revocation_is_scoped_to_the_family(ctx: CheckContext) -> None:
         phone = devices.new(laptop.user, label="phone")
         phone_tokens = phone.login()
         first = laptop.login()
+        # The baseline: the phone's session must survive the laptop's login before the replay can
+        # be blamed for ending it (a target with one refresh token per user ends it right there:
+        # CON-03's defect, not a revocation scope).
+        ctx.space_issuance(phone)
+        baseline = phone.refresh_exchange(phone_tokens.refresh_token, via=ctx.profile.refresh.present[0])
+        ctx.note_issuance(phone.user, baseline)
+        if baseline.status not in ctx.profile.refresh.endpoint.success_status:
+            raise CheckSkipped(
+                f"the user's other session's refresh token was refused ({baseline.status}) after a second login, "
+                "before any reuse (see CON-03), so the replay's scope cannot be judged"
+            )
+        phone_tokens = phone.tokens_from(baseline, what="refresh", presented=phone_tokens.refresh_token)
+        # Its refreshed access token must work before the replay too (one that never did is
+        # ROT-03's failure); if it does not, only the refresh token can show the scope.
+        access_works = all(
+            phone.call_protected(phone_tokens.access_token, via=where).ok for where in ctx.profile.protected.present
+        )
         second = laptop.refresh(first.refresh_token)
         if second.refresh_token == first.refresh_token or not second.refresh_sources:
             raise CheckSkipped("refresh issued no new refresh token (see ROT-01), so there is no reuse to detect")
@@ -218,7 +235,7 @@ def reuse_revocation_is_scoped_to_the_family(ctx: CheckContext) -> None:
         revoked = laptop.refresh_exchange(second.refresh_token, via=via)
         if revoked.status in ctx.profile.refresh.endpoint.success_status:
             raise CheckSkipped("the replay did not revoke its own family (see REU-02), so its scope cannot be judged")
-        for where in ctx.profile.protected.present:
+        for where in ctx.profile.protected.present if access_works else ():
             still = phone.call_protected(phone_tokens.access_token, via=where)
             ctx.require_unexpired(phone_tokens.access_expiry, still.sent_at, "the other session's access token")
             expect.accepted(

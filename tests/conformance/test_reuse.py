@@ -136,3 +136,13 @@ def test_rejection_of_an_expired_token_is_no_verdict(grace_wait_results):
     result = grace_wait_results["short_refresh_ttl"]
     assert_outcome(result, Outcome.SKIPPED)
     assert "reached its lifetime" in result.message
+
+
+def test_reu06_does_not_blame_reuse_for_a_session_a_second_login_ended():
+    """A target keeping one refresh token per user (the seed's user.refreshToken) ends the first
+    session at the second login, before any reuse: REU-06 skips naming CON-03, which fails."""
+    results = run_against(["REU-06", "CON-03"], defect="one_refresh_token_per_user")
+    assert_outcome(results["REU-06"], Outcome.SKIPPED)
+    assert "CON-03" in results["REU-06"].message
+    assert_outcome(results["CON-03"], Outcome.FAILED)
+    assert_outcome(run_against(["REU-06"], defect="reuse_revokes_all_user_sessions")["REU-06"], Outcome.FAILED)
