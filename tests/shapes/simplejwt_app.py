@@ -188,6 +188,9 @@ def create_app(backend: SimpleJWT) -> bottle.Bottle:
         # jti, exp and iat. Nothing revokes other tokens of the family, and nothing locks between
         # the blacklist check above and the write below.
         data = {"access": backend.encode(backend.access_from(payload))}
+        # In Django the check and the write are separate database round trips (milliseconds apart);
+        # an in-memory set has none, and the race would depend on thread scheduling alone.
+        time.sleep(0.005)
         backend.blacklist(payload)
         rotated = dict(payload)
         now = int(time.time())
