@@ -180,6 +180,9 @@ def create_app(backend: SeedBackend) -> bottle.Bottle:
         user = verify_jwt()
         if isinstance(user, bottle.HTTPResponse):
             return user
+        # `User.findByIdAndUpdate(req.user._id, {$set: {refreshToken: null}})`: one database round
+        # trip, whose write lands about half-way through it (and inside a racing refresh's own).
+        database_round_trip(ROUND_TRIP / 2)
         user.refresh_token = None
         response = json_response(200, {"message": "Logout successful"})
         for name in ("accessToken", "refreshToken"):
