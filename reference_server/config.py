@@ -7,11 +7,14 @@ so the CLI can print one line and exit.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
 import re
 import secrets
+import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -226,8 +229,9 @@ class Settings:
         }
         values.update(overrides)
         if "db_path" not in values and not values.get("database_url"):
-            # Only when the caller gives none: a temporary directory nobody removes is litter.
-            values["db_path"] = os.path.join(tempfile.mkdtemp(prefix="tokenconform-"), "tokenconform.db")
+            # Only when the caller gives none; under this process's scratch root, removed at exit
+            # (a copy made by replace() may outlive this object, so nothing smaller can own it).
+            values["db_path"] = os.path.join(tempfile.mkdtemp(dir=_scratch_root()), "tokenconform.db")
         return cls(**values)
 
     @property
@@ -367,3 +371,28 @@ _VALIDATORS: dict[str, Callable[[Any, str], None]] = {
 
 def _validate(field_name: str, value: Any, name: str) -> None:
     _VALIDATORS[field_name](value, name)
+
+
+_scratch: dict[int, str] = {}
+_scratch_lock = threading.Lock()
+
+
+def _scratch_root() -> str:
+    """One directory per process for throw-away databases, removed when that process exits.
+
+    Keyed by pid: a forked child inherits the parent's exit handlers and must not remove the
+    parent's databases when it ends (nor use them as its own root).
+    """
+    pid = os.getpid()
+    with _scratch_lock:
+        root = _scratch.get(pid)
+        if root is None or not os.path.isdir(root):
+            root = tempfile.mkdtemp(prefix="tokenconform-")
+            _scratch[pid] = root
+            atexit.register(_remove_scratch, pid, root)
+        return root
+
+
+def _remove_scratch(pid: int, root: str) -> None:
+    if os.getpid() == pid:
+        shutil.rmtree(root, ignore_errors=True)

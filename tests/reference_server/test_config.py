@@ -240,3 +240,31 @@ def test_issue_8_limits_come_from_env_vars_and_are_validated() -> None:
         Settings.from_env({**env, "TRUSTED_PROXY_HOPS": "-1"})
     with pytest.raises(ConfigError, match="SERVER_CONNECTION_LIMIT"):
         Settings.from_env({**env, "SERVER_CONNECTION_LIMIT": "0"})
+
+
+def test_throw_away_databases_go_with_the_process_that_made_them(tmp_path):
+    """Settings.for_testing() databases live under one scratch root per process, removed at exit:
+    every test server used to leave an empty directory behind in the temporary directory."""
+    import subprocess
+    import sys
+
+    program = (
+        "import os\n"
+        "from tokenconform_server.config import Settings\n"
+        "paths = [Settings.for_testing().db_path for _ in range(3)]\n"
+        "assert len({os.path.dirname(os.path.dirname(p)) for p in paths}) == 1\n"
+        # A forked child runs the inherited exit handlers when it ends: the parent's root stays.
+        "child = os.fork()\n"
+        "if child == 0:\n"
+        "    raise SystemExit(0)\n"
+        "os.waitpid(child, 0)\n"
+        "assert os.path.isdir(os.path.dirname(paths[0]))\n"
+        "print(os.path.dirname(os.path.dirname(paths[0])))\n"
+    )
+    environment = {**os.environ, "TMPDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, env=environment)
+    assert done.returncode == 0, done.stderr
+    root = done.stdout.strip()
+    assert root.startswith(str(tmp_path))
+    assert not os.path.exists(root)
+    assert list(tmp_path.iterdir()) == []
