@@ -305,7 +305,11 @@ def test_engine_turns_a_failed_may_into_not_present() -> None:
 def test_ctrl_c_prints_one_line_and_exits_130(tmp_path: Path) -> None:
     import signal
 
-    environ = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80"}
+    # Its own TMPDIR: an interrupt that lands while a temporary directory is being removed may
+    # leave it behind, and it then goes with tmp_path.
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    environ = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80", "TMPDIR": str(scratch)}
     environ.pop("PYTEST_ADDOPTS", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "tokenconform.cli", "run", "--json-report", str(tmp_path / "r.json")],
